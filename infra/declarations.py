@@ -1,0 +1,198 @@
+"""What Cairn's cloud is made of, declared once.
+
+The CDK stacks (infra/stacks) and the embedded runtime (devkit/provision.py) both build Cairn
+from these declarations, so AWS, LocalStack and `cairn dev` cannot drift apart. This module is
+plain data: no CDK, no boto3, no AWS calls.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+
+from pynamodb.models import Model
+
+from cairn import config
+from cairn.store.models import AuditItem, ClinicalItem, TenantItem
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Access(StrEnum):
+    """What a function may do with a resource; CDK turns these into least-privilege grants."""
+
+    READ = "read"
+    READ_WRITE = "read_write"
+    APPEND = "append"  # put new items only: the audit trail
+    ENCRYPT_DECRYPT = "encrypt_decrypt"
+    START = "start"  # state machines: start executions
+
+
+@dataclass(frozen=True)
+class TableDeclaration:
+    key: str
+    model: type[Model]
+    env: str
+    description: str
+
+
+@dataclass(frozen=True)
+class KeyDeclaration:
+    key: str
+    alias: str
+    env: str
+    description: str
+
+
+@dataclass(frozen=True)
+class BucketDeclaration:
+    key: str
+    env: str | None
+    description: str
+    versioned: bool = True
+
+
+@dataclass(frozen=True)
+class UserPoolDeclaration:
+    key: str
+    name: str
+    custom_attributes: tuple[str, ...]
+    mfa_required: bool
+    client_name: str
+
+
+@dataclass(frozen=True)
+class FunctionDeclaration:
+    """A Lambda function: its code folder under functions/, handler, and what it touches.
+
+    `uses` maps a table/key/bucket/state machine key to the access it needs.
+    """
+
+    name: str
+    source: str  # folder under functions/
+    handler: str  # module.attribute inside that folder
+    description: str
+    uses: dict[str, Access] = field(default_factory=dict)
+    identity: bool = False  # gets the user pool's issuer, JWKS URL and client ids
+    memory_mb: int = 512
+    timeout_seconds: int = 29
+
+
+@dataclass(frozen=True)
+class ApiDeclaration:
+    """A Chalice application served behind API Gateway by `function`.
+
+    Routes come from the Chalice app itself (`app_module`), so the API and the app agree.
+    """
+
+    function: str
+    app_module: str
+    authorizer: str | None  # name of the authorizer function; None for public routes
+
+
+@dataclass(frozen=True)
+class StateMachineDeclaration:
+    """A state machine from stepfunctions/<definition>; ${Placeholders} are filled from
+    `substitutions`: a placeholder maps to "function:<name>" (its ARN), "bucket:<key>"
+    (its name), or "table:<key>" (its name)."""
+
+    name: str
+    definition: str
+    description: str
+    env: str
+    substitutions: dict[str, str]
+    invokes: tuple[str, ...] = ()  # functions the machine calls
+    uses: dict[str, Access] = field(default_factory=dict)
+
+
+TABLES: tuple[TableDeclaration, ...] = (
+    TableDeclaration("clinical", ClinicalItem, config.CLINICAL_TABLE,
+                     "clinical records as encrypted FHIR resources, their history and search index"),
+    TableDeclaration("audit", AuditItem, config.AUDIT_TABLE,
+                     "append-only audit trail of every PHI access"),
+    TableDeclaration("tenants", TenantItem, config.TENANT_TABLE,
+                     "tenant registry: one item per clinic"),
+)
+
+KEYS: tuple[KeyDeclaration, ...] = (
+    KeyDeclaration("data", "alias/cairn-data", config.DATA_KEY_ID,
+                   "wraps per-tenant data keys for field-level PHI encryption, and the tables"),
+    KeyDeclaration("storage", "alias/cairn-storage", "CAIRN_STORAGE_KEY_ID",
+                   "encrypts the documents and audit buckets and the logs"),
+)
+
+BUCKETS: tuple[BucketDeclaration, ...] = (
+    BucketDeclaration("documents", config.DOCUMENTS_BUCKET,
+                      "binary documents and imports under tenants/<tenant id>/"),
+    BucketDeclaration("audit", None, "access logs of the documents bucket and archived audit"),
+)
+
+USER_POOLS: tuple[UserPoolDeclaration, ...] = (
+    UserPoolDeclaration("clinic", "cairn-users", ("tenant_id", "role", "patient_id"),
+                        mfa_required=True, client_name="cairn-api"),
+)
+
+FUNCTIONS: tuple[FunctionDeclaration, ...] = (
+    FunctionDeclaration(
+        name="authorizer", source="authorizer", handler="handler.handler",
+        description="verifies Cognito tokens and passes tenant, role and user to the API",
+        identity=True, memory_mb=256, timeout_seconds=10,
+    ),
+    FunctionDeclaration(
+        name="fhir-api", source="fhir_api", handler="app.app",
+        description="the FHIR R4 clinical API (Chalice)",
+        uses={"clinical": Access.READ_WRITE, "audit": Access.APPEND, "data": Access.ENCRYPT_DECRYPT},
+    ),
+    FunctionDeclaration(
+        name="bundle-import", source="bundle_import", handler="handler.handler",
+        description="imports the resources of a FHIR Bundle stored in S3 into one tenant",
+        uses={"clinical": Access.READ_WRITE, "audit": Access.APPEND,
+              "data": Access.ENCRYPT_DECRYPT, "documents": Access.READ},
+        timeout_seconds=300, memory_mb=1024,
+    ),
+)
+
+APIS: tuple[ApiDeclaration, ...] = (
+    ApiDeclaration(function="fhir-api", app_module="functions.fhir_api.app", authorizer="authorizer"),
+)
+
+STATE_MACHINES: tuple[StateMachineDeclaration, ...] = (
+    StateMachineDeclaration(
+        name="bundle-import", definition="bundle_import.asl.json",
+        description="imports a FHIR Bundle from S3; failures land in the tenant's failed-imports prefix",
+        env=config.BUNDLE_IMPORT_STATE_MACHINE_ARN,
+        substitutions={"BundleImportFunctionArn": "function:bundle-import",
+                       "DocumentsBucket": "bucket:documents"},
+        invokes=("bundle-import",),
+        uses={"documents": Access.READ_WRITE},
+    ),
+)
+
+
+def function(name: str) -> FunctionDeclaration:
+    """The declaration of the function called `name`."""
+    for declared in FUNCTIONS:
+        if declared.name == name:
+            return declared
+    raise KeyError(f"no function named {name!r} is declared")
+
+
+def environment_names(declared: FunctionDeclaration) -> tuple[str, ...]:
+    """The CAIRN_* variables `declared` receives, derived from what it uses."""
+    names: list[str] = [config.STAGE]
+    for table in TABLES:
+        if table.key in declared.uses:
+            names.append(table.env)
+    for key in KEYS:
+        if key.key in declared.uses:
+            names.append(key.env)
+    for bucket in BUCKETS:
+        if bucket.key in declared.uses and bucket.env:
+            names.append(bucket.env)
+    for machine in STATE_MACHINES:
+        if machine.name in declared.uses:
+            names.append(machine.env)
+    if declared.identity:
+        names += [config.USER_POOL_ID, config.USER_POOL_CLIENT_IDS, config.JWT_ISSUER, config.JWKS_URL]
+    return tuple(names)

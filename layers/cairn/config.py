@@ -1,0 +1,69 @@
+"""Typed runtime settings, validated once at cold start from the function's environment.
+
+The environment variable names here are the contract between the CDK app (which sets them on
+each function), the embedded runtime (which sets the same names), and the code that reads them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from cairn.errors import ConfigurationError
+
+CLINICAL_TABLE = "CAIRN_CLINICAL_TABLE"
+AUDIT_TABLE = "CAIRN_AUDIT_TABLE"
+TENANT_TABLE = "CAIRN_TENANT_TABLE"
+DATA_KEY_ID = "CAIRN_DATA_KEY_ID"
+DOCUMENTS_BUCKET = "CAIRN_DOCUMENTS_BUCKET"
+USER_POOL_ID = "CAIRN_USER_POOL_ID"
+USER_POOL_CLIENT_IDS = "CAIRN_USER_POOL_CLIENT_IDS"
+JWT_ISSUER = "CAIRN_JWT_ISSUER"
+JWKS_URL = "CAIRN_JWKS_URL"
+STAGE = "CAIRN_STAGE"
+BUNDLE_IMPORT_STATE_MACHINE_ARN = "CAIRN_BUNDLE_IMPORT_STATE_MACHINE_ARN"
+
+
+def require(environ: Mapping[str, str], name: str) -> str:
+    """The value of `name`, or a ConfigurationError that names the missing variable."""
+    value = environ.get(name, "").strip()
+    if not value:
+        raise ConfigurationError(f"environment variable {name} is not set")
+    return value
+
+
+@dataclass(frozen=True)
+class DataSettings:
+    """Where clinical data lives: tables, the data key and the documents bucket."""
+
+    clinical_table: str
+    audit_table: str
+    data_key_id: str
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> DataSettings:
+        return cls(
+            clinical_table=require(environ, CLINICAL_TABLE),
+            audit_table=require(environ, AUDIT_TABLE),
+            data_key_id=require(environ, DATA_KEY_ID),
+        )
+
+
+@dataclass(frozen=True)
+class IdentitySettings:
+    """Who may sign tokens Cairn accepts: the user pool's issuer, its keys and app clients."""
+
+    issuer: str
+    jwks_url: str
+    audiences: tuple[str, ...]
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> IdentitySettings:
+        audiences = tuple(
+            a.strip() for a in require(environ, USER_POOL_CLIENT_IDS).split(",") if a.strip()
+        )
+        return cls(
+            issuer=require(environ, JWT_ISSUER),
+            jwks_url=require(environ, JWKS_URL),
+            audiences=audiences,
+        )

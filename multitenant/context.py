@@ -1,0 +1,70 @@
+"""The tenant context: who is calling, for which clinic, in which role.
+
+It is built only from verified identity claims (the API authorizer's output, or a trusted
+server-side caller such as a workflow started by Cairn itself), never from a request body,
+path, query string or header.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+TENANT_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    PHYSICIAN = "physician"
+    NURSE = "nurse"
+    FRONT_DESK = "front_desk"
+    BILLING = "billing"
+    PATIENT = "patient"
+
+
+class InvalidTenantContext(ValueError):
+    """The claims do not describe a usable tenant context."""
+
+
+@dataclass(frozen=True)
+class TenantContext:
+    """A verified caller: tenant (clinic) id, user id (token subject) and role.
+
+    `patient_id` is set for patient users: the Patient resource their account is linked to.
+    """
+
+    tenant_id: str
+    user_id: str
+    role: Role
+    patient_id: str | None = None
+
+    def __post_init__(self) -> None:
+        if not TENANT_ID_PATTERN.match(self.tenant_id):
+            raise InvalidTenantContext("tenant id is malformed")
+        if not self.user_id:
+            raise InvalidTenantContext("user id is empty")
+
+    @property
+    def key_prefix(self) -> str:
+        """The prefix every DynamoDB key and S3 object key of this tenant starts with."""
+        return f"{self.tenant_id}#"
+
+    @classmethod
+    def from_claims(cls, claims: dict[str, str]) -> TenantContext:
+        """Build from verified claims (`tenant_id`, `role`, `sub`, optional `patient_id`)."""
+        try:
+            role = Role(claims.get("role", ""))
+        except ValueError as exc:
+            raise InvalidTenantContext("role claim is missing or unknown") from exc
+        return cls(
+            tenant_id=claims.get("tenant_id", ""),
+            user_id=claims.get("sub", ""),
+            role=role,
+            patient_id=claims.get("patient_id") or None,
+        )
+
+    @classmethod
+    def system(cls, tenant_id: str, actor: str) -> TenantContext:
+        """A context for Cairn's own trusted work on a tenant (workflows, seeding, operators)."""
+        return cls(tenant_id=tenant_id, user_id=f"system:{actor}", role=Role.ADMIN)
