@@ -1,0 +1,31 @@
+"""Fixtures every test level shares: where the real sample data is, or why it is not."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SHARED_FIXTURES = PROJECT_ROOT.parent / "shared" / "fixtures"
+NO_SHARED = (
+    f"the shared sample data is not beside this clone ({SHARED_FIXTURES} is missing); "
+    "Cairn's generated fixtures (devkit.demo_data) cover the same code paths"
+)
+
+
+@pytest.fixture(scope="session")
+def shared_fixtures() -> Path:
+    """../shared/fixtures, or a skip that says why it is missing."""
+    if not SHARED_FIXTURES.is_dir():
+        pytest.skip(NO_SHARED)
+    return SHARED_FIXTURES
+
+
+@pytest.fixture(scope="session")
+def synthea_bundles(shared_fixtures: Path) -> list[dict[str, Any]]:
+    """The Synthea transaction Bundles from ../shared/fixtures/synthea."""
+    paths = sorted((shared_fixtures / "synthea").glob("*.json"))
+    return [json.loads(path.read_text(encoding="utf-8")) for path in paths]
