@@ -12,6 +12,7 @@ from typing import Any
 
 GIVEN = ("Ada", "Bruno", "Chiara", "Dmitri", "Esi", "Farah", "Goran", "Hana", "Ivo", "Juno")
 FAMILY = ("Okafor", "Lindqvist", "Moreau", "Takahashi", "Novak", "Haddad", "Quispe", "Brennan")
+V2_IDENTIFIER_TYPES = "http://terminology.hl7.org/CodeSystem/v2-0203"
 CITIES = (("Springfield", "MA", "01103"), ("Riverton", "WY", "82501"), ("Fairview", "OR", "97024"))
 
 
@@ -25,7 +26,7 @@ def demo_patient(rng: random.Random) -> dict[str, Any]:
         "resourceType": "Patient",
         "identifier": [
             {
-                "type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0203", "code": "MR"}]},
+                "type": {"coding": [{"system": V2_IDENTIFIER_TYPES, "code": "MR"}]},
                 "system": "urn:cairn:demo:mrn",
                 "value": mrn,
             }

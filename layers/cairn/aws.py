@@ -67,7 +67,7 @@ class AwsClients:
             existing = self._clients.get(service)
             if existing is None:
                 existing = self._session.client(
-                    service,  # type: ignore[call-overload]
+                    service,
                     endpoint_url=self._settings.endpoint_url,
                     config=self._config,
                 )
