@@ -67,3 +67,14 @@ class IdentitySettings:
             jwks_url=require(environ, JWKS_URL),
             audiences=audiences,
         )
+
+
+@dataclass(frozen=True)
+class DocumentSettings:
+    """Where binary documents and bundle imports live: one bucket, prefixed per tenant."""
+
+    documents_bucket: str
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> DocumentSettings:
+        return cls(documents_bucket=require(environ, DOCUMENTS_BUCKET))

@@ -9,3 +9,51 @@ class CairnError(Exception):
 
 class ConfigurationError(CairnError):
     """The function's environment is missing or malformed; raised at cold start."""
+
+
+class TenantKeyError(CairnError):
+    """A tenant's data key could not be created, read or unwrapped."""
+
+
+class DecryptionError(CairnError):
+    """A ciphertext failed authentication: wrong key, tenant, record or field, or tampering."""
+
+
+class AccessDenied(CairnError):
+    """The caller's role does not allow the action; answered as 403, audited as a denial."""
+
+
+class ResourceNotFound(CairnError):
+    """No such resource in the caller's tenant (or the caller may not know it exists)."""
+
+    def __init__(self, resource_type: str, resource_id: str) -> None:
+        super().__init__(f"{resource_type}/{resource_id} is not known")
+        self.resource_type = resource_type
+        self.resource_id = resource_id
+
+
+class PatientNotFound(ResourceNotFound):
+    """No such Patient in the caller's tenant, or one the caller may not see."""
+
+    def __init__(self, patient_id: str) -> None:
+        super().__init__("Patient", patient_id)
+
+
+class InvalidResource(CairnError):
+    """A FHIR resource failed validation; `issues` are FHIR OperationOutcome.issue entries.
+
+    Each issue names the element (`expression`, e.g. "Patient.birthDate") and says what to fix
+    (`diagnostics`). Diagnostics never repeat the submitted value: it may be PHI.
+    """
+
+    def __init__(self, issues: list[dict[str, object]]) -> None:
+        super().__init__("; ".join(str(issue.get("diagnostics", "")) for issue in issues))
+        self.issues = issues
+
+
+class InvalidSearch(CairnError):
+    """A search request used an unknown parameter or a malformed value (HTTP 400)."""
+
+
+class InvalidBundle(CairnError):
+    """An import is not a FHIR Bundle (not JSON, wrong resourceType, or no entry list)."""
