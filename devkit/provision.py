@@ -1,0 +1,290 @@
+"""Provision Cairn into an emulator from infra/declarations.py, the same source CDK builds from.
+
+Every resource here comes from a declaration (KEYS, TABLES, BUCKETS, USER_POOLS, FUNCTIONS,
+STATE_MACHINES); nothing is listed twice. Names are "cairn-<stage>-<key>". The result is a
+`Deployment`, which `cairn dev` writes to deployment.json for the other tools.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cairn import config
+from cairn.aws import AwsClients
+from cairn.store.schema import table_shape
+from devkit.deployment import Deployment, UserPoolOutput
+from devkit.packaging import function_zip
+from infra import declarations
+from infra.declarations import PROJECT_ROOT, FunctionDeclaration, StateMachineDeclaration
+
+# Which declared key encrypts what, as the key declarations describe it.
+TABLE_ENCRYPTION_KEY = "data"
+BUCKET_ENCRYPTION_KEY = "storage"
+LAMBDA_RUNTIME = "python3.11"
+PASSWORD_POLICY = {
+    "MinimumLength": 12,
+    "RequireUppercase": True,
+    "RequireLowercase": True,
+    "RequireNumbers": True,
+    "RequireSymbols": True,
+    "TemporaryPasswordValidityDays": 7,
+}
+PLACEHOLDER = re.compile(r"\$\{(\w+)\}")
+
+
+@dataclass(frozen=True)
+class ProvisionTarget:
+    """Where and under which stage name to provision, and where the code comes from."""
+
+    endpoint_url: str
+    embedded: bool
+    stage: str = "dev"
+    functions_root: Path = PROJECT_ROOT / "functions"
+    definitions_root: Path = PROJECT_ROOT / "stepfunctions"
+
+    def name(self, key: str) -> str:
+        """The resource name of declaration `key` in this stage."""
+        return f"cairn-{self.stage}-{key}"
+
+
+def provision(clients: AwsClients, target: ProvisionTarget) -> Deployment:
+    """Create every declared resource in the emulator `clients` talks to."""
+    identity = clients.client("sts").get_caller_identity()
+    deployment = Deployment(
+        stage=target.stage,
+        region=clients.settings.region,
+        account_id=identity["Account"],
+        endpoint_url=target.endpoint_url,
+        embedded=target.embedded,
+    )
+    create_keys(clients, deployment)
+    create_tables(clients, target, deployment)
+    create_buckets(clients, target, deployment)
+    create_user_pools(clients, target, deployment)
+    # Machine ARNs are known before the machines exist, so functions get them in their
+    # environment while the machines reference the functions: one pass, no cycle.
+    for machine in declarations.STATE_MACHINES:
+        deployment.state_machines[machine.name] = _state_machine_arn(deployment, target.name(machine.name))
+    create_functions(clients, target, deployment)
+    create_state_machines(clients, target, deployment)
+    return deployment
+
+
+def create_keys(clients: AwsClients, deployment: Deployment) -> None:
+    """Customer-managed KMS keys with rotation on, under their declared aliases."""
+    kms = clients.kms()
+    for declared in declarations.KEYS:
+        key = kms.create_key(Description=declared.description, KeyUsage="ENCRYPT_DECRYPT",
+                             KeySpec="SYMMETRIC_DEFAULT")["KeyMetadata"]
+        kms.enable_key_rotation(KeyId=key["KeyId"])
+        kms.create_alias(AliasName=declared.alias, TargetKeyId=key["KeyId"])
+        deployment.keys[declared.key] = key["Arn"]
+
+
+def create_tables(clients: AwsClients, target: ProvisionTarget, deployment: Deployment) -> None:
+    """Tables shaped by their PynamoDB models, encrypted with the data key, with PITR on."""
+    dynamodb = clients.dynamodb()
+    for declared in declarations.TABLES:
+        name = target.name(declared.key)
+        request = table_shape(declared.model).create_table_request(name)
+        request["SSESpecification"] = {
+            "Enabled": True,
+            "SSEType": "KMS",
+            "KMSMasterKeyId": deployment.keys[TABLE_ENCRYPTION_KEY],
+        }
+        dynamodb.create_table(**request)
+        dynamodb.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 1})
+        dynamodb.update_continuous_backups(
+            TableName=name,
+            PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True},
+        )
+        deployment.tables[declared.key] = name
+
+
+def create_buckets(clients: AwsClients, target: ProvisionTarget, deployment: Deployment) -> None:
+    """Private, versioned, SSE-KMS (bucket key) buckets that refuse plain HTTP."""
+    s3 = clients.s3()
+    for declared in declarations.BUCKETS:
+        name = target.name(declared.key)
+        if deployment.region == "us-east-1":
+            s3.create_bucket(Bucket=name)
+        else:
+            s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": deployment.region})
+        s3.put_public_access_block(Bucket=name, PublicAccessBlockConfiguration={
+            "BlockPublicAcls": True, "IgnorePublicAcls": True,
+            "BlockPublicPolicy": True, "RestrictPublicBuckets": True,
+        })
+        s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration={"Rules": [{
+            "ApplyServerSideEncryptionByDefault": {
+                "SSEAlgorithm": "aws:kms",
+                "KMSMasterKeyID": deployment.keys[BUCKET_ENCRYPTION_KEY],
+            },
+            "BucketKeyEnabled": True,
+        }]})
+        if declared.versioned:
+            s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+        s3.put_bucket_policy(Bucket=name, Policy=json.dumps(_tls_only_policy(name)))
+        deployment.buckets[declared.key] = name
+
+
+def _tls_only_policy(bucket: str) -> dict[str, Any]:
+    return {
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "DenyInsecureTransport",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:*",
+            "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        }],
+    }
+
+
+def create_user_pools(clients: AwsClients, target: ProvisionTarget, deployment: Deployment) -> None:
+    """User pools with the declared custom attributes, MFA and an admin-auth app client."""
+    cognito = clients.cognito()
+    for declared in declarations.USER_POOLS:
+        pool = cognito.create_user_pool(
+            PoolName=target.name(declared.key),
+            Policies={"PasswordPolicy": PASSWORD_POLICY},
+            AutoVerifiedAttributes=["email"],
+            # Clinics invite their staff and patients; nobody signs themselves up.
+            AdminCreateUserConfig={"AllowAdminCreateUserOnly": True},
+            Schema=[
+                {"Name": "email", "AttributeDataType": "String", "Required": True, "Mutable": True},
+                *({"Name": name, "AttributeDataType": "String", "Mutable": True,
+                   "StringAttributeConstraints": {"MinLength": "1", "MaxLength": "128"}}
+                  for name in declared.custom_attributes),
+            ],
+        )["UserPool"]
+        if declared.mfa_required:
+            cognito.set_user_pool_mfa_config(
+                UserPoolId=pool["Id"],
+                SoftwareTokenMfaConfiguration={"Enabled": True},
+                MfaConfiguration="ON",
+            )
+        custom = [f"custom:{name}" for name in declared.custom_attributes]
+        client = cognito.create_user_pool_client(
+            UserPoolId=pool["Id"],
+            ClientName=declared.client_name,
+            GenerateSecret=False,
+            ExplicitAuthFlows=["ALLOW_ADMIN_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+            ReadAttributes=["email", "email_verified", *custom],
+            # Tenant, role and patient link are set by Cairn only: users must not write them.
+            WriteAttributes=["email"],
+            PreventUserExistenceErrors="ENABLED",
+        )["UserPoolClient"]
+        deployment.user_pools[declared.key] = UserPoolOutput(
+            id=pool["Id"],
+            arn=pool["Arn"],
+            client_id=client["ClientId"],
+            issuer=f"https://cognito-idp.{deployment.region}.amazonaws.com/{pool['Id']}",
+            jwks_url=f"{target.endpoint_url}/{pool['Id']}/.well-known/jwks.json",
+        )
+
+
+def create_functions(clients: AwsClients, target: ProvisionTarget, deployment: Deployment) -> None:
+    """One role and one zip-packaged python3.11 function per declaration, fully configured."""
+    aws_lambda = clients.lambda_()
+    for declared in declarations.FUNCTIONS:
+        role_arn = _create_role(clients, target.name(f"{declared.name}-fn"), "lambda.amazonaws.com")
+        environment = function_environment(declared, target, deployment)
+        created = aws_lambda.create_function(
+            FunctionName=target.name(declared.name),
+            Runtime=LAMBDA_RUNTIME,
+            Role=role_arn,
+            Handler=declared.handler,
+            Code={"ZipFile": function_zip(target.functions_root / declared.source)},
+            Description=declared.description,
+            Timeout=declared.timeout_seconds,
+            MemorySize=declared.memory_mb,
+            Environment={"Variables": environment},
+        )
+        deployment.functions[declared.name] = created["FunctionArn"]
+        deployment.function_environments[declared.name] = environment
+
+
+def function_environment(
+    declared: FunctionDeclaration, target: ProvisionTarget, deployment: Deployment
+) -> dict[str, str]:
+    """Every variable environment_names() promises `declared`, filled from the deployment."""
+    values: dict[str, str] = {config.STAGE: target.stage}
+    values.update({table.env: deployment.tables[table.key] for table in declarations.TABLES})
+    values.update({key.env: deployment.keys[key.key] for key in declarations.KEYS})
+    values.update({b.env: deployment.buckets[b.key] for b in declarations.BUCKETS if b.env})
+    values.update({m.env: deployment.state_machines[m.name] for m in declarations.STATE_MACHINES})
+    if declared.identity:
+        pool = next(iter(deployment.user_pools.values()))
+        values.update({
+            config.USER_POOL_ID: pool.id,
+            config.USER_POOL_CLIENT_IDS: pool.client_id,
+            config.JWT_ISSUER: pool.issuer,
+            config.JWKS_URL: pool.jwks_url,
+        })
+    names = declarations.environment_names(declared)
+    missing = [name for name in names if name not in values]
+    if missing:
+        raise ValueError(f"function {declared.name} needs {missing}, which nothing provisions")
+    environment = {name: values[name] for name in names}
+    environment.update({
+        "AWS_ENDPOINT_URL": target.endpoint_url,  # the function's AwsClients reach the emulator
+        "POWERTOOLS_SERVICE_NAME": f"cairn-{declared.name}",
+        "POWERTOOLS_METRICS_NAMESPACE": "Cairn",
+        "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon on a laptop
+    })
+    return environment
+
+
+def create_state_machines(clients: AwsClients, target: ProvisionTarget, deployment: Deployment) -> None:
+    """State machines from stepfunctions/*.asl.json with their ${Placeholders} filled."""
+    sfn = clients.stepfunctions()
+    for declared in declarations.STATE_MACHINES:
+        role_arn = _create_role(clients, target.name(f"{declared.name}-sfn"), "states.amazonaws.com")
+        template = (target.definitions_root / declared.definition).read_text(encoding="utf-8")
+        created = sfn.create_state_machine(
+            name=target.name(declared.name),
+            definition=fill_definition(template, declared, deployment),
+            roleArn=role_arn,
+            type="STANDARD",
+        )
+        if created["stateMachineArn"] != deployment.state_machines[declared.name]:
+            raise RuntimeError(f"state machine {declared.name} got ARN {created['stateMachineArn']}")
+
+
+def fill_definition(template: str, declared: StateMachineDeclaration, deployment: Deployment) -> str:
+    """The ASL text with each ${Placeholder} replaced as the declaration's substitutions say."""
+    kinds: Mapping[str, Mapping[str, str]] = {
+        "function": deployment.functions,
+        "bucket": deployment.buckets,
+        "table": deployment.tables,
+    }
+
+    def replace(match: re.Match[str]) -> str:
+        reference = declared.substitutions.get(match.group(1))
+        if reference is None:
+            raise ValueError(f"{declared.definition}: no substitution declared for ${{{match.group(1)}}}")
+        kind, _, key = reference.partition(":")
+        return kinds[kind][key]
+
+    filled = PLACEHOLDER.sub(replace, template)
+    json.loads(filled)  # a substitution must never break the JSON
+    return filled
+
+
+def _create_role(clients: AwsClients, name: str, service: str) -> str:
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}],
+    }
+    role = clients.client("iam").create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))
+    return str(role["Role"]["Arn"])
+
+
+def _state_machine_arn(deployment: Deployment, name: str) -> str:
+    return f"arn:aws:states:{deployment.region}:{deployment.account_id}:stateMachine:{name}"
