@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class CairnError(Exception):
     """Base of every error Cairn raises on purpose."""
@@ -46,7 +48,7 @@ class InvalidResource(CairnError):
     (`diagnostics`). Diagnostics never repeat the submitted value: it may be PHI.
     """
 
-    def __init__(self, issues: list[dict[str, object]]) -> None:
+    def __init__(self, issues: list[dict[str, Any]]) -> None:
         super().__init__("; ".join(str(issue.get("diagnostics", "")) for issue in issues))
         self.issues = issues
 

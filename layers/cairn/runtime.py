@@ -1,0 +1,41 @@
+"""The composition root of the clinical functions: what is built once per process, and how a
+caller's services are wired per invocation from it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from cairn.audit.trail import DynamoAuditTrail
+from cairn.aws import AwsClients, AwsSettings
+from cairn.clock import Clock, utc_now
+from cairn.config import DataSettings
+from cairn.crypto.cache import DataKeyCache
+from cairn.crypto.keyring import KmsKeyring
+from cairn.patients import PatientService
+from cairn.records.dynamodb import DynamoResourceRepository
+from multitenant.context import TenantContext
+
+
+class ClinicalRuntime:
+    """Settings, AWS clients and the data key cache, built once at cold start; per-caller
+    repositories and services built from them for each invocation."""
+
+    def __init__(self, settings: DataSettings, clients: AwsClients, clock: Clock = utc_now) -> None:
+        self.settings = settings
+        self.clients = clients
+        self._clock = clock
+        self.keyring = KmsKeyring(
+            clients.dynamodb(), clients.kms(), settings.clinical_table, settings.data_key_id, DataKeyCache()
+        )
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> ClinicalRuntime:
+        """Validate the environment (ConfigurationError names what is missing) and build."""
+        return cls(DataSettings.from_environ(environ), AwsClients(AwsSettings.from_environ(environ)))
+
+    def patients(self, context: TenantContext) -> PatientService:
+        """The Patient service of one verified caller."""
+        dynamodb = self.clients.dynamodb()
+        records = DynamoResourceRepository(context, dynamodb, self.settings.clinical_table, self.keyring)
+        audit = DynamoAuditTrail(context, dynamodb, self.settings.audit_table, self._clock)
+        return PatientService(context, records, audit, self._clock)
