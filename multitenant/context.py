@@ -64,6 +64,16 @@ class TenantContext:
             patient_id=claims.get("patient_id") or None,
         )
 
+    def as_claims(self) -> dict[str, str]:
+        """The claims `from_claims` reads back: what the API authorizer passes as its context
+        (API Gateway context values are strings, so no patient is "")."""
+        return {
+            "tenant_id": self.tenant_id,
+            "role": self.role.value,
+            "sub": self.user_id,
+            "patient_id": self.patient_id or "",
+        }
+
     @classmethod
     def system(cls, tenant_id: str, actor: str) -> TenantContext:
         """A context for Cairn's own trusted work on a tenant (workflows, seeding, operators)."""
