@@ -85,9 +85,11 @@ class PatientService:
         """The current Patient `patient_id`, or PatientNotFound."""
 
         def read() -> dict[str, Any]:
-            if self.context.role is Role.PATIENT and patient_id != self.context.patient_id:
-                raise _HiddenDenial(patient_id)
-            self._require(self.context.role in READERS, "read patients")
+            if self.context.role is Role.PATIENT:
+                if patient_id != self.context.patient_id:
+                    raise _HiddenDenial(patient_id)
+            else:
+                self._require(self.context.role in READERS, "read patients")
             patient = self._records.get(PATIENT, patient_id)
             if patient is None:
                 raise PatientNotFound(patient_id)

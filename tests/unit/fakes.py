@@ -1,0 +1,61 @@
+"""Fakes that subclass Cairn's abstract bases, so they cannot drift from the contracts."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+from typing import Any
+
+from cairn.audit.events import AuditEvent
+from cairn.audit.trail import BaseAuditTrail
+from cairn.crypto.blind_index import normalize
+from cairn.crypto.keyring import BaseKeyring
+from cairn.fhir.search import SearchQuery, index_values
+from cairn.records.repository import BaseResourceRepository, SearchPage
+from multitenant.context import TenantContext
+
+
+class FakeKeyring(BaseKeyring):
+    """A deterministic 256-bit key per tenant."""
+
+    def data_key(self, tenant_id: str) -> bytes:
+        return hashlib.sha256(f"fake-key:{tenant_id}".encode()).digest()
+
+
+class FakeRecords(BaseResourceRepository):
+    """Resources in a dict shared by every tenant (like the one table), keyed by tenant."""
+
+    def __init__(self, context: TenantContext, store: dict[tuple[str, str, str], dict[str, Any]]) -> None:
+        super().__init__(context)
+        self.store = store
+
+    def add(self, resource: dict[str, Any]) -> None:
+        key = (self.context.tenant_id, resource["resourceType"], resource["id"])
+        assert key not in self.store
+        self.store[key] = copy.deepcopy(resource)
+
+    def get(self, resource_type: str, resource_id: str) -> dict[str, Any] | None:
+        found = self.store.get((self.context.tenant_id, resource_type, resource_id))
+        return copy.deepcopy(found) if found else None
+
+    def search(self, query: SearchQuery) -> SearchPage:
+        matches = [
+            resource
+            for (tenant, kind, _), resource in sorted(self.store.items())
+            if tenant == self.context.tenant_id
+            and kind == query.resource_type
+            and all(
+                normalize(c.value) in {normalize(v) for v in index_values(kind, resource)[c.parameter]}
+                for c in query.criteria
+            )
+        ]
+        return SearchPage(copy.deepcopy(matches[: query.count]), total=len(matches))
+
+
+class FakeAuditTrail(BaseAuditTrail):
+    def __init__(self, context: TenantContext, events: list[tuple[TenantContext, AuditEvent]]) -> None:
+        super().__init__(context)
+        self.events = events
+
+    def record(self, event: AuditEvent) -> None:
+        self.events.append((self.context, event))

@@ -1,0 +1,174 @@
+"""The Patient service with fakes: ids and meta, authorization, audit of every access."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from cairn.audit.events import AuditAction, AuditEvent, AuditOutcome
+from cairn.errors import AccessDenied, InvalidResource, PatientNotFound
+from cairn.fhir.search import parse_search
+from cairn.patients import PatientService
+from devkit.demo_data import demo_patient
+from multitenant.context import Role, TenantContext
+from tests.unit.fakes import FakeAuditTrail, FakeRecords
+
+NOW = datetime(2026, 11, 22, 10, 0, 0, tzinfo=UTC)
+
+
+class Clinic:
+    """One shared store and audit log, and a service per caller, like the real wiring."""
+
+    def __init__(self) -> None:
+        self.store: dict[tuple[str, str, str], dict[str, Any]] = {}
+        self.events: list[tuple[TenantContext, AuditEvent]] = []
+
+    def service(
+        self,
+        role: Role = Role.PHYSICIAN,
+        tenant: str = "acme",
+        patient_id: str | None = None,
+    ) -> PatientService:
+        context = TenantContext(tenant, f"user-{role.value}", role, patient_id)
+        return PatientService(
+            context, FakeRecords(context, self.store), FakeAuditTrail(context, self.events), clock=lambda: NOW
+        )
+
+    @property
+    def last_event(self) -> AuditEvent:
+        return self.events[-1][1]
+
+
+@pytest.fixture
+def clinic() -> Clinic:
+    return Clinic()
+
+
+def a_patient(seed: int = 1) -> dict[str, Any]:
+    return demo_patient(random.Random(seed))
+
+
+def test_register_assigns_id_and_meta_and_stores_the_patient(clinic):
+    submitted = {**a_patient(), "id": "client-chosen", "meta": {"versionId": "9", "tag": [{"code": "t"}]}}
+    created = clinic.service().register_patient(submitted)
+    assert created["id"] != "client-chosen"
+    assert created["meta"] == {
+        "tag": [{"code": "t"}],
+        "versionId": "1",
+        "lastUpdated": "2026-11-22T10:00:00.000Z",
+    }
+    assert clinic.store[("acme", "Patient", created["id"])] == created
+    assert clinic.last_event == AuditEvent(
+        AuditAction.CREATE, "create", AuditOutcome.SUCCESS, "Patient", created["id"]
+    )
+
+
+def test_register_invalid_patient_stores_nothing_and_audits_the_failure(clinic):
+    with pytest.raises(InvalidResource):
+        clinic.service().register_patient({"resourceType": "Patient", "gender": "F"})
+    assert clinic.store == {}
+    assert clinic.last_event.outcome is AuditOutcome.MINOR_FAILURE
+    assert clinic.last_event.entity_id is None
+    assert clinic.last_event.detail == "invalid"
+
+
+@pytest.mark.parametrize("role", [Role.BILLING, Role.PATIENT])
+def test_roles_that_may_not_register_are_denied_and_audited(clinic, role):
+    with pytest.raises(AccessDenied):
+        clinic.service(role).register_patient(a_patient())
+    assert clinic.store == {}
+    assert (clinic.last_event.outcome, clinic.last_event.detail) == (
+        AuditOutcome.MINOR_FAILURE,
+        "access-denied",
+    )
+
+
+@pytest.mark.parametrize("role", [Role.ADMIN, Role.PHYSICIAN, Role.NURSE, Role.FRONT_DESK, Role.BILLING])
+def test_staff_and_billing_read_a_patient(clinic, role):
+    created = clinic.service(Role.FRONT_DESK).register_patient(a_patient())
+    assert clinic.service(role).read_patient(created["id"]) == created
+    assert clinic.last_event == AuditEvent(
+        AuditAction.READ, "read", AuditOutcome.SUCCESS, "Patient", created["id"]
+    )
+
+
+def test_patient_reads_their_own_record(clinic):
+    created = clinic.service().register_patient(a_patient())
+    assert clinic.service(Role.PATIENT, patient_id=created["id"]).read_patient(created["id"]) == created
+
+
+def test_patient_reading_someone_else_gets_not_found_and_a_denial_is_audited(clinic):
+    own = clinic.service().register_patient(a_patient(1))
+    other = clinic.service().register_patient(a_patient(2))
+    with pytest.raises(PatientNotFound):
+        clinic.service(Role.PATIENT, patient_id=own["id"]).read_patient(other["id"])
+    assert clinic.last_event == AuditEvent(
+        AuditAction.READ, "read", AuditOutcome.MINOR_FAILURE, "Patient", other["id"], "access-denied"
+    )
+
+
+def test_patient_without_a_linked_record_reads_nothing(clinic):
+    created = clinic.service().register_patient(a_patient())
+    with pytest.raises(PatientNotFound):
+        clinic.service(Role.PATIENT).read_patient(created["id"])
+
+
+def test_read_of_another_tenants_patient_is_not_found_and_audited_in_the_readers_tenant(clinic):
+    theirs = clinic.service(tenant="globex").register_patient(a_patient())
+    with pytest.raises(PatientNotFound):
+        clinic.service(tenant="acme").read_patient(theirs["id"])
+    context, event = clinic.events[-1]
+    assert context.tenant_id == "acme"
+    assert (event.outcome, event.entity_id, event.detail) == (
+        AuditOutcome.MINOR_FAILURE,
+        theirs["id"],
+        "not-found",
+    )
+
+
+def test_search_finds_by_name_and_audits_parameter_names_never_values(clinic):
+    created = clinic.service().register_patient(a_patient())
+    family = created["name"][0]["family"]
+    page = clinic.service(Role.BILLING).search_patients(
+        parse_search("Patient", {"name": [family.upper()], "birthdate": [created["birthDate"]]})
+    )
+    assert [p["id"] for p in page.resources] == [created["id"]]
+    assert clinic.last_event == AuditEvent(
+        AuditAction.EXECUTE, "search-type", AuditOutcome.SUCCESS, "Patient", None, "birthdate,name"
+    )
+    assert family not in str(clinic.events)
+
+
+def test_patient_role_may_not_search(clinic):
+    with pytest.raises(AccessDenied):
+        clinic.service(Role.PATIENT, patient_id="p1").search_patients(
+            parse_search("Patient", {"name": ["x"]})
+        )
+    assert clinic.last_event.detail == "name:access-denied"
+
+
+def test_unexpected_failure_is_audited_as_serious_and_reraised(clinic):
+    service = clinic.service()
+
+    def broken(*_: object) -> None:
+        raise RuntimeError("DynamoDB is down")
+
+    service._records.get = broken  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError):
+        service.read_patient("p1")
+    assert clinic.last_event.outcome is AuditOutcome.SERIOUS_FAILURE
+
+
+def test_service_refuses_a_repository_of_another_context(clinic):
+    acme = TenantContext("acme", "u1", Role.ADMIN)
+    globex = TenantContext("globex", "u1", Role.ADMIN)
+    with pytest.raises(ValueError, match="caller's context"):
+        PatientService(acme, FakeRecords(globex, {}), FakeAuditTrail(acme, []))
+
+
+def test_repository_cannot_be_built_without_a_tenant_context():
+    with pytest.raises(TypeError):
+        FakeRecords({"tenant_id": "acme"}, {})  # type: ignore[arg-type]
