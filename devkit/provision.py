@@ -107,7 +107,7 @@ def create_tables(clients: AwsClients, target: ProvisionTarget, deployment: Depl
 
 
 def create_buckets(clients: AwsClients, target: ProvisionTarget, deployment: Deployment) -> None:
-    """Private, versioned, SSE-KMS (bucket key) buckets that refuse plain HTTP."""
+    """Private, versioned, SSE-KMS (bucket key) buckets that refuse plain HTTP where TLS exists."""
     s3 = clients.s3()
     for declared in declarations.BUCKETS:
         name = target.name(declared.key)
@@ -128,7 +128,9 @@ def create_buckets(clients: AwsClients, target: ProvisionTarget, deployment: Dep
         }]})
         if declared.versioned:
             s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
-        s3.put_bucket_policy(Bucket=name, Policy=json.dumps(_tls_only_policy(name)))
+        if target.endpoint_url.startswith("https://"):
+            # A plain-HTTP emulator is not TLS, so this policy would rightly refuse every request.
+            s3.put_bucket_policy(Bucket=name, Policy=json.dumps(_tls_only_policy(name)))
         deployment.buckets[declared.key] = name
 
 

@@ -1,0 +1,196 @@
+"""Seed the embedded stack: two demo clinics, their users, and patients imported as in production.
+
+Patients arrive the way a clinic's data would: bundles are put in the documents bucket and the
+bundle-import state machine imports them (through the real function). demo-clinic gets the
+Synthea bundles from <repo>/../shared/fixtures/synthea when they are there (read in place,
+never copied into the repo), else generated ones; second-clinic gets a few generated patients.
+Each clinic's patient user is linked to one of its imported patients.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from cairn.aws import AwsClients
+from cairn.store.models import TenantItem
+from devkit.demo_data import demo_patient_bundle
+from devkit.deployment import Deployment, UserPoolOutput
+from infra.declarations import PROJECT_ROOT
+
+DEMO_PASSWORD = "Cairn-Demo-2026!"  # noqa: S105 documented in `cairn dev`'s banner; local emulator only
+ROLES = ("admin", "physician", "nurse", "patient")
+SYNTHEA_DIR = PROJECT_ROOT.parent / "shared" / "fixtures" / "synthea"
+GENERATED_FOR_DEMO = 5
+GENERATED_FOR_SECOND = 3
+SECOND_CLINIC_SEED_BASE = 1000  # different seeds, so the clinics never share a generated patient
+
+
+@dataclass(frozen=True)
+class DemoTenant:
+    tenant_id: str
+    name: str
+    tier: str = "standard"
+
+
+TENANTS = (DemoTenant("demo-clinic", "Demo Clinic"), DemoTenant("second-clinic", "Second Clinic"))
+
+
+@dataclass(frozen=True)
+class DemoBundle:
+    """A bundle to import: the file name it is stored under, its bytes, its Patient's fullUrl."""
+
+    file_name: str
+    body: bytes
+    patient_full_url: str | None
+
+
+@dataclass
+class SeedReport:
+    """What seeding did: imported patient ids per tenant, and the imports that failed."""
+
+    patients: dict[str, list[str]] = field(default_factory=dict)
+    failures: list[str] = field(default_factory=list)
+
+
+def username(tenant_id: str, role: str) -> str:
+    """The demo login of `role` in `tenant_id`, e.g. physician@demo-clinic.example."""
+    return f"{role}@{tenant_id}.example"
+
+
+def seed(clients: AwsClients, deployment: Deployment, synthea_dir: Path = SYNTHEA_DIR,
+         timeout_seconds: float = 300.0) -> SeedReport:
+    """Register the demo tenants, create their users and import their patients."""
+    report = SeedReport()
+    for tenant in TENANTS:
+        register_tenant(clients, deployment, tenant)
+        deployment.users[tenant.tenant_id] = create_users(clients, deployment, tenant.tenant_id)
+    deadline = time.monotonic() + timeout_seconds
+    for tenant in TENANTS:
+        bundles = bundles_for(tenant.tenant_id, synthea_dir)
+        patients, failures = import_bundles(clients, deployment, tenant.tenant_id, bundles, deadline)
+        report.patients[tenant.tenant_id] = patients
+        report.failures += failures
+        if patients:
+            link_patient_user(clients, deployment, tenant.tenant_id, patients[0])
+    deployment.demo_password = DEMO_PASSWORD
+    return report
+
+
+def register_tenant(clients: AwsClients, deployment: Deployment, tenant: DemoTenant) -> None:
+    """Put the clinic in the tenant registry, serialized through its PynamoDB model."""
+    item = TenantItem(
+        tenant_id=tenant.tenant_id,
+        name=tenant.name,
+        status="active",
+        tier=tenant.tier,
+        created=datetime.now(UTC).isoformat(timespec="seconds"),
+    )
+    clients.dynamodb().put_item(TableName=deployment.tables["tenants"], Item=item.serialize())
+
+
+def create_users(clients: AwsClients, deployment: Deployment, tenant_id: str) -> dict[str, str]:
+    """One confirmed user per demo role, with a permanent password; returns role -> username."""
+    cognito = clients.cognito()
+    pool_id = _pool(deployment).id
+    users: dict[str, str] = {}
+    for role in ROLES:
+        name = username(tenant_id, role)
+        cognito.admin_create_user(
+            UserPoolId=pool_id,
+            Username=name,
+            UserAttributes=[
+                {"Name": "email", "Value": name},
+                {"Name": "email_verified", "Value": "true"},
+                {"Name": "custom:tenant_id", "Value": tenant_id},
+                {"Name": "custom:role", "Value": role},
+            ],
+            TemporaryPassword=DEMO_PASSWORD,
+            MessageAction="SUPPRESS",
+        )
+        cognito.admin_set_user_password(UserPoolId=pool_id, Username=name, Password=DEMO_PASSWORD,
+                                        Permanent=True)
+        users[role] = name
+    return users
+
+
+def bundles_for(tenant_id: str, synthea_dir: Path) -> list[DemoBundle]:
+    """demo-clinic: the Synthea bundles if present, else generated; others: generated."""
+    if tenant_id == TENANTS[0].tenant_id:
+        paths = sorted(synthea_dir.glob("*.json")) if synthea_dir.is_dir() else []
+        if paths:
+            return [_bundle(path.name, path.read_bytes()) for path in paths]
+        seeds = range(GENERATED_FOR_DEMO)
+    else:
+        seeds = range(SECOND_CLINIC_SEED_BASE, SECOND_CLINIC_SEED_BASE + GENERATED_FOR_SECOND)
+    return [_bundle(f"generated-{seed}.json", json.dumps(demo_patient_bundle(seed)).encode())
+            for seed in seeds]
+
+
+def _bundle(file_name: str, body: bytes) -> DemoBundle:
+    parsed: dict[str, Any] = json.loads(body)
+    patient_urls = [entry.get("fullUrl") for entry in parsed.get("entry", [])
+                    if entry.get("resource", {}).get("resourceType") == "Patient"]
+    return DemoBundle(file_name=file_name, body=body, patient_full_url=next(iter(patient_urls), None))
+
+
+def import_bundles(clients: AwsClients, deployment: Deployment, tenant_id: str,
+                   bundles: list[DemoBundle], deadline: float) -> tuple[list[str], list[str]]:
+    """Upload each bundle, start one bundle-import execution per bundle, wait for all of them.
+
+    Returns the imported patients' ids (in bundle order) and a line per failed import.
+    """
+    s3 = clients.s3()
+    sfn = clients.stepfunctions()
+    started: list[tuple[DemoBundle, str]] = []
+    for bundle in bundles:
+        key = f"tenants/{tenant_id}/imports/{bundle.file_name}"
+        s3.put_object(Bucket=deployment.buckets["documents"], Key=key, Body=bundle.body,
+                      ContentType="application/fhir+json")
+        execution = sfn.start_execution(
+            stateMachineArn=deployment.state_machines["bundle-import"],
+            # moto names every unnamed execution "None", so each gets its own name.
+            name=f"seed-{tenant_id}-{uuid.uuid4().hex[:12]}",
+            input=json.dumps({"tenant_id": tenant_id, "bundle_key": key}),
+        )
+        started.append((bundle, execution["executionArn"]))
+    patients: list[str] = []
+    failures: list[str] = []
+    for bundle, execution_arn in started:
+        result = wait_for_execution(clients, execution_arn, deadline)
+        if result["status"] != "SUCCEEDED":
+            failures.append(f"{tenant_id}/{bundle.file_name}: {result['status']} {result.get('cause', '')}")
+            continue
+        created = json.loads(result.get("output") or "{}").get("created", [])
+        patients += [entry["id"] for entry in created if entry.get("fullUrl") == bundle.patient_full_url]
+    return patients, failures
+
+
+def wait_for_execution(clients: AwsClients, execution_arn: str, deadline: float) -> dict[str, Any]:
+    """DescribeExecution once the execution has stopped, or TimeoutError at `deadline`."""
+    sfn = clients.stepfunctions()
+    while True:
+        described: dict[str, Any] = sfn.describe_execution(executionArn=execution_arn)
+        if described["status"] != "RUNNING":
+            return described
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"execution {execution_arn} is still running")
+        time.sleep(0.2)
+
+
+def link_patient_user(clients: AwsClients, deployment: Deployment, tenant_id: str, patient_id: str) -> None:
+    """Give the clinic's patient login its Patient resource (custom:patient_id)."""
+    clients.cognito().admin_update_user_attributes(
+        UserPoolId=_pool(deployment).id,
+        Username=username(tenant_id, "patient"),
+        UserAttributes=[{"Name": "custom:patient_id", "Value": patient_id}],
+    )
+
+
+def _pool(deployment: Deployment) -> UserPoolOutput:
+    return next(iter(deployment.user_pools.values()))

@@ -1,0 +1,74 @@
+"""The embedded stack behind `cairn dev`: emulator, provisioned resources, API front, demo data."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from cairn.aws import AwsClients, AwsSettings
+from devkit import emulator, seed
+from devkit.api_front import ApiBackend, ApiFront, load_apps
+from devkit.deployment import DEPLOYMENT_FILE, Deployment
+from devkit.provision import ProvisionTarget, provision
+from infra.declarations import PROJECT_ROOT
+
+LOGGER = logging.getLogger("cairn.dev")
+
+
+@dataclass(frozen=True)
+class DevOptions:
+    api_port: int
+    emulator_port: int
+    state_dir: Path
+    functions_root: Path = PROJECT_ROOT / "functions"
+    synthea_dir: Path = seed.SYNTHEA_DIR
+
+
+@dataclass(frozen=True)
+class RunningStack:
+    deployment: Deployment
+    seeded: seed.SeedReport
+    startup_seconds: float
+
+
+class DevStack:
+    """Starts and stops everything `cairn dev` runs, in order, and records the deployment."""
+
+    def __init__(self, options: DevOptions) -> None:
+        self._options = options
+        self._emulator: emulator.Emulator | None = None
+        self._front: ApiFront | None = None
+
+    def start(self) -> RunningStack:
+        """Start the emulator and the API front, provision, seed; health turns 200 at the end."""
+        started = time.perf_counter()
+        # Listen first, so whoever waits for /health sees 503 rather than a refused connection.
+        self._front = ApiFront(self._options.api_port)
+        self._front.start()
+        self._emulator = emulator.start(self._options.emulator_port, self._options.state_dir / "lambda")
+        clients = AwsClients(AwsSettings.from_environ(os.environ))
+        target = ProvisionTarget(self._emulator.endpoint_url, self._emulator.embedded,
+                                 functions_root=self._options.functions_root)
+        LOGGER.info("provisioning into %s", self._emulator.endpoint_url)
+        deployment = provision(clients, target)
+        deployment.api_url = self._front.url
+        self._front.backend = ApiBackend(clients, deployment, load_apps(deployment))
+        LOGGER.info("seeding the demo clinics")
+        report = seed.seed(clients, deployment, self._options.synthea_dir)
+        deployment.write(self._options.state_dir)
+        self._front.ready.set()
+        return RunningStack(deployment, report, time.perf_counter() - started)
+
+    def stop(self) -> None:
+        """Stop serving, stop the emulator, and remove deployment.json (its state is gone)."""
+        if self._front is not None:
+            self._front.stop()
+            self._front = None
+        if self._emulator is not None:
+            if self._emulator.embedded:
+                (self._options.state_dir / DEPLOYMENT_FILE).unlink(missing_ok=True)
+            self._emulator.stop()
+            self._emulator = None
