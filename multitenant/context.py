@@ -8,6 +8,7 @@ path, query string or header.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -73,6 +74,14 @@ class TenantContext:
             "sub": self.user_id,
             "patient_id": self.patient_id or "",
         }
+
+    @classmethod
+    def from_authorizer(cls, authorizer: Mapping[str, object] | None) -> TenantContext:
+        """Build from an API Gateway request's authorizer context (what Cairn's authorizer
+        returned after verifying the token); InvalidTenantContext if it is missing or unusable."""
+        if not authorizer:
+            raise InvalidTenantContext("the request carries no authorizer context")
+        return cls.from_claims({key: str(value) for key, value in authorizer.items()})
 
     @classmethod
     def system(cls, tenant_id: str, actor: str) -> TenantContext:

@@ -12,7 +12,7 @@ from typing import Any, Protocol
 import jwt
 
 from cairn.config import IdentitySettings
-from cairn.errors import CairnError
+from cairn.errors import Unauthenticated
 from multitenant.context import InvalidTenantContext, TenantContext
 
 ALGORITHMS = ["RS256"]
@@ -20,7 +20,7 @@ JWKS_CACHE_SECONDS = 3600
 BEARER = "bearer "
 
 
-class IdentityError(CairnError):
+class IdentityError(Unauthenticated):
     """The caller could not be identified; every subclass answers 401."""
 
 

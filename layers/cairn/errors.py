@@ -59,3 +59,15 @@ class InvalidSearch(CairnError):
 
 class InvalidBundle(CairnError):
     """An import is not a FHIR Bundle (not JSON, wrong resourceType, or no entry list)."""
+
+
+class Unauthenticated(CairnError):
+    """The caller is not identified (no or unusable verified claims); answered as 401."""
+
+
+class MalformedRequest(CairnError):
+    """The request cannot be read (e.g. the body is not JSON); answered as 400."""
+
+
+class PayloadTooLarge(CairnError):
+    """The request body is over the documented limit; answered as 413."""

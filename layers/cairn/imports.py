@@ -26,6 +26,23 @@ class ImportSummary:
         return {"created": self.created, "rejected": self.rejected, "skipped": dict(self.skipped)}
 
 
+@dataclass(frozen=True)
+class BundleImportRequest:
+    """The workflow's input: which tenant, and the object key of the Bundle in its prefix."""
+
+    tenant_id: str
+    bundle_key: str
+
+    @classmethod
+    def from_event(cls, event: object) -> BundleImportRequest:
+        if not isinstance(event, dict):
+            raise InvalidBundle("the import event must be an object with tenant_id and bundle_key")
+        tenant_id, bundle_key = event.get("tenant_id"), event.get("bundle_key")
+        if not isinstance(tenant_id, str) or not isinstance(bundle_key, str) or not bundle_key:
+            raise InvalidBundle("the import event needs tenant_id and bundle_key strings")
+        return cls(tenant_id, bundle_key)
+
+
 def tenant_prefix(tenant_id: str) -> str:
     return f"tenants/{tenant_id}/"
 

@@ -1,0 +1,41 @@
+"""API Gateway TOKEN authorizer: a verified Cognito ID token becomes the tenant context that
+every API route reads; anything else is "Unauthorized" (API Gateway answers 401)."""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+
+from cairn.config import IdentitySettings
+from multitenant.api_authorizer import allow
+from multitenant.identity import IdentityError, TokenVerifier, bearer_token
+
+logger = Logger(service="authorizer")
+tracer = Tracer(service="authorizer")
+metrics = Metrics(namespace="Cairn", service="authorizer")
+
+
+@cache
+def verifier() -> TokenVerifier:
+    """Built once per process (cold start): settings validated, JWKS client and its cache."""
+    return TokenVerifier(IdentitySettings.from_environ(os.environ))
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], _context: Any) -> dict[str, Any]:
+    """Allow the API for the token's tenant and role, or raise Exception("Unauthorized")."""
+    try:
+        caller = verifier().context(bearer_token(event.get("authorizationToken")))
+    except IdentityError as exc:
+        logger.info("token refused", extra={"reason": type(exc).__name__})
+        metrics.add_metric(name="TokensRefused", unit=MetricUnit.Count, value=1)
+        raise Exception("Unauthorized") from None  # API Gateway answers 401 to exactly this
+    logger.append_keys(tenant_id=caller.tenant_id, role=caller.role.value)
+    metrics.add_metric(name="TokensAccepted", unit=MetricUnit.Count, value=1)
+    return allow(caller, event["methodArn"])

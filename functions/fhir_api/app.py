@@ -1,0 +1,91 @@
+"""The FHIR R4 clinical API (Chalice): Patient create, read and search.
+
+The caller comes only from the authorizer's context (verified token claims), never from the
+request. Every route is declared explicitly: the CDK app and the local API front read
+`app.routes`. Errors become OperationOutcomes in one place (cairn.fhir.rest.error).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from functools import cache, wraps
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from chalice import Chalice, ConvertToMiddleware, Response
+
+from cairn.errors import CairnError
+from cairn.fhir import rest
+from cairn.fhir.search import parse_search
+from cairn.patients import PATIENT, PatientService
+from cairn.runtime import ClinicalRuntime
+
+app = Chalice(app_name="cairn-fhir-api")
+logger = Logger(service="fhir-api")
+tracer = Tracer(service="fhir-api")
+metrics = Metrics(namespace="Cairn", service="fhir-api")
+app.register_middleware(ConvertToMiddleware(
+    logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)))
+app.register_middleware(ConvertToMiddleware(tracer.capture_lambda_handler))
+app.register_middleware(ConvertToMiddleware(metrics.log_metrics))
+
+
+@cache
+def runtime() -> ClinicalRuntime:
+    """Built once per process, on the first request: settings validated, clients, key cache.
+    (Not at import: the CDK app imports this module for its routes, with no environment.)"""
+    return ClinicalRuntime.from_environ(os.environ)
+
+
+def patients() -> PatientService:
+    """The Patient service of this request's verified caller."""
+    caller = rest.caller_context(app.current_request.context.get("authorizer"))
+    logger.append_keys(tenant_id=caller.tenant_id, role=caller.role.value)
+    return runtime().patients(caller)
+
+
+def fhir(view: Callable[..., rest.FhirResponse]) -> Callable[..., Response]:
+    """Render a view's FhirResponse, or its error as an OperationOutcome."""
+
+    @wraps(view)
+    def render(*args: Any, **kwargs: Any) -> Response:
+        try:
+            answer = view(*args, **kwargs)
+        except CairnError as exc:
+            logger.info("request refused", extra={"error": type(exc).__name__})
+            answer = rest.error(exc)
+        except Exception as exc:
+            logger.exception("request failed")
+            answer = rest.error(exc)
+        headers = {"Content-Type": rest.FHIR_JSON, **answer.headers}
+        return Response(body=json.dumps(answer.body), status_code=answer.status, headers=headers)
+
+    return render
+
+
+@app.route("/fhir/R4/Patient", methods=["POST"], content_types=rest.ACCEPTED_BODY_TYPES)
+@fhir
+def create_patient() -> rest.FhirResponse:
+    service = patients()
+    created = service.register_patient(rest.parse_body(app.current_request.raw_body))
+    metrics.add_metric(name="PatientsCreated", unit=MetricUnit.Count, value=1)
+    return rest.created(created)
+
+
+@app.route("/fhir/R4/Patient/{id}", methods=["GET"])
+@fhir
+def read_patient(id: str) -> rest.FhirResponse:
+    return rest.found(patients().read_patient(id))
+
+
+@app.route("/fhir/R4/Patient", methods=["GET"])
+@fhir
+def search_patients() -> rest.FhirResponse:
+    service = patients()
+    params = app.current_request.query_params or {}
+    multi = {name: params.getlist(name) for name in params}
+    return rest.searchset(PATIENT, service.search_patients(parse_search(PATIENT, multi)), multi)
