@@ -1,0 +1,216 @@
+"""The DynamoDB repository, keyring and audit trail against moto: what is stored, how it is
+found, and that nothing crosses tenants or leaks PHI."""
+
+from __future__ import annotations
+
+import base64
+import json
+import random
+from typing import Any
+
+import pytest
+
+from cairn.crypto.cache import DataKeyCache
+from cairn.crypto.keyring import KmsKeyring, keyring_pk
+from cairn.errors import PatientNotFound
+from cairn.fhir.search import parse_search
+from cairn.runtime import ClinicalRuntime
+from cairn.store.models import ClinicalItem
+from devkit.demo_data import demo_patient
+from multitenant.context import Role
+from tests.integration.clinical.support import AUDIT_TABLE, CLINICAL_TABLE, Cloud, caller
+
+
+def patient(seed: int, **changes: Any) -> dict[str, Any]:
+    return {**demo_patient(random.Random(seed)), **changes}
+
+
+def search(cloud: Cloud, tenant: str = "acme", **params: str) -> list[str]:
+    page = cloud.runtime.patients(caller(tenant=tenant)).search_patients(
+        parse_search("Patient", {name: [value] for name, value in params.items()})
+    )
+    return [resource["id"] for resource in page.resources]
+
+
+def test_created_patient_reads_back_as_stored(cloud):
+    service = cloud.runtime.patients(caller())
+    created = service.register_patient(patient(1))
+    assert service.read_patient(created["id"]) == created
+    assert {k: v for k, v in created.items() if k not in ("id", "meta")} == patient(1)
+
+
+def test_create_writes_version_current_and_one_index_item_per_token(cloud):
+    created = cloud.runtime.patients(caller()).register_patient(
+        patient(1, identifier=[{"system": "urn:mrn", "value": "M-1"}])
+    )
+    items = [ClinicalItem.from_raw_data(raw) for raw in cloud.scan(CLINICAL_TABLE)]
+    resource_items = {i.sk: i for i in items if i.pk == f"acme#Patient#{created['id']}"}
+    assert set(resource_items) == {"v000000001", "current"}
+    current = resource_items["current"]
+    assert current.type_key == "acme#Patient"
+    assert current.type_sort == f"{created['meta']['lastUpdated']}#{created['id']}"
+    index_items = [i for i in items if i.pk.startswith("acme#idx#Patient#")]
+    # name: family + given; birthdate; identifier: "urn:mrn|M-1" and "M-1"
+    assert sorted(i.pk.split("#")[3] for i in index_items) == [
+        "birthdate",
+        "identifier",
+        "identifier",
+        "name",
+        "name",
+    ]
+    assert {i.sk for i in index_items} == {created["id"]}
+    assert all(item.pk.startswith("acme#") for item in items)
+
+
+def test_raw_table_holds_no_plaintext_phi(cloud):
+    submitted = patient(2, identifier=[{"system": "urn:mrn", "value": "MRN-778899"}])
+    cloud.runtime.patients(caller()).register_patient(submitted)
+    raw = json.dumps(cloud.scan(CLINICAL_TABLE)) + json.dumps(cloud.scan(AUDIT_TABLE))
+    name = submitted["name"][0]
+    for secret in (
+        name["family"],
+        name["given"][0],
+        "MRN-778899",
+        submitted["birthDate"],
+        submitted["telecom"][0]["value"],
+        submitted["address"][0]["line"][0],
+    ):
+        assert secret not in raw
+    assert submitted["gender"] in raw  # not PHI: stored in clear in the body
+
+
+def test_search_by_any_name_part_ignoring_case_and_accents(cloud):
+    service = cloud.runtime.patients(caller())
+    created = service.register_patient(patient(3, name=[{"family": "García Márquez", "given": ["José"]}]))
+    service.register_patient(patient(4, name=[{"family": "Other", "given": ["Person"]}]))
+    for query in ("garcia marquez", "MARQUEZ", "jose", "José"):
+        assert search(cloud, name=query) == [created["id"]]
+    assert search(cloud, name="Garc") == []  # exact tokens only, no prefix match
+
+
+def test_search_by_birthdate_and_identifier_with_or_without_system(cloud):
+    service = cloud.runtime.patients(caller())
+    created = service.register_patient(
+        patient(5, birthDate="1971-02-03", identifier=[{"system": "urn:mrn", "value": "A-1"}])
+    )
+    service.register_patient(patient(6, birthDate="1980-01-01"))
+    assert search(cloud, birthdate="1971-02-03") == [created["id"]]
+    assert search(cloud, identifier="urn:mrn|A-1") == [created["id"]]
+    assert search(cloud, identifier="A-1") == [created["id"]]
+    assert search(cloud, identifier="urn:other|A-1") == []
+
+
+def test_combined_parameters_intersect(cloud):
+    service = cloud.runtime.patients(caller())
+    twin_a = service.register_patient(
+        patient(7, name=[{"family": "Novak", "given": ["Ada"]}], birthDate="2001-05-05")
+    )
+    service.register_patient(patient(8, name=[{"family": "Novak", "given": ["Ivo"]}], birthDate="2001-05-05"))
+    service.register_patient(patient(9, name=[{"family": "Novak", "given": ["Ada"]}], birthDate="1999-09-09"))
+    assert len(search(cloud, name="novak", birthdate="2001-05-05")) == 2
+    page = cloud.runtime.patients(caller()).search_patients(
+        parse_search("Patient", {"name": ["Novak", "Ada"], "birthdate": ["2001-05-05"]})
+    )
+    assert [p["id"] for p in page.resources] == [twin_a["id"]]
+
+
+def test_count_bounds_the_page_and_total_counts_every_match(cloud):
+    service = cloud.runtime.patients(caller())
+    for seed in range(5):
+        service.register_patient(patient(seed, name=[{"family": "Brennan"}]))
+    page = service.search_patients(parse_search("Patient", {"name": ["brennan"], "_count": ["2"]}))
+    assert (len(page.resources), page.total) == (2, 5)
+
+
+def test_search_without_parameters_lists_the_newest_patients(cloud):
+    service = cloud.runtime.patients(caller())
+    ids = [service.register_patient(patient(seed))["id"] for seed in range(3)]
+    page = service.search_patients(parse_search("Patient", {"_count": ["2"]}))
+    assert {p["id"] for p in page.resources} <= set(ids)
+    assert len(page.resources) == 2
+
+
+def test_other_tenant_cannot_read_or_find_a_patient_and_the_attempt_is_audited(cloud):
+    created = cloud.runtime.patients(caller(tenant="acme")).register_patient(patient(10))
+    intruder = cloud.runtime.patients(caller(Role.ADMIN, tenant="globex"))
+    with pytest.raises(PatientNotFound):
+        intruder.read_patient(created["id"])
+    assert search(cloud, tenant="globex", name=created["name"][0]["family"]) == []
+    reads = [e for e in cloud.audit_events("globex") if e["subtype"] == "read"]
+    assert reads == [
+        {
+            "action": "R",
+            "subtype": "read",
+            "outcome": "4",
+            "entity_id": created["id"],
+            "detail": "not-found",
+            "agent_user": "globex-admin",
+            "agent_role": "admin",
+        }
+    ]
+
+
+def test_every_access_is_audited_with_parameter_names_only(cloud):
+    service = cloud.runtime.patients(caller(Role.NURSE))
+    created = service.register_patient(patient(11))
+    service.read_patient(created["id"])
+    family = created["name"][0]["family"]
+    search(cloud, name=family, birthdate=created["birthDate"])
+    events = cloud.audit_events("acme")
+    assert [(e["action"], e["subtype"], e["outcome"]) for e in events] == [
+        ("C", "create", "0"),
+        ("R", "read", "0"),
+        ("E", "search-type", "0"),
+    ]
+    assert events[2]["detail"] == "birthdate,name"
+    assert family not in json.dumps(cloud.scan(AUDIT_TABLE))
+
+
+def test_patient_user_reading_another_patient_is_not_found_and_audited_as_denial(cloud):
+    staff = cloud.runtime.patients(caller())
+    own, other = staff.register_patient(patient(12)), staff.register_patient(patient(13))
+    portal = cloud.runtime.patients(caller(Role.PATIENT, patient_id=own["id"]))
+    assert portal.read_patient(own["id"]) == own
+    with pytest.raises(PatientNotFound):
+        portal.read_patient(other["id"])
+    assert cloud.audit_events("acme")[-1]["outcome"] == "4"
+    assert cloud.audit_events("acme")[-1]["detail"] == "access-denied"
+
+
+def test_tenant_data_key_is_created_once_and_wrapped_under_the_tenant_context(cloud):
+    cloud.runtime.patients(caller()).register_patient(patient(14))
+    cloud.runtime.patients(caller(tenant="globex")).register_patient(patient(15))
+    keyrings = [
+        ClinicalItem.from_raw_data(i) for i in cloud.scan(CLINICAL_TABLE) if "#keyring" in i["pk"]["S"]
+    ]
+    assert sorted((k.pk, k.sk) for k in keyrings) == [
+        ("acme#keyring", "data-key#1"),
+        ("globex#keyring", "data-key#1"),
+    ]
+    acme_wrapped = next(k.wrapped_key for k in keyrings if k.pk == keyring_pk("acme"))
+    kms = cloud.clients.kms()
+    with pytest.raises(kms.exceptions.InvalidCiphertextException):
+        kms.decrypt(CiphertextBlob=base64.b64decode(acme_wrapped), EncryptionContext={"tenant_id": "globex"})
+
+
+def test_fresh_process_unwraps_the_stored_key_and_reads_old_records(cloud):
+    created = cloud.runtime.patients(caller()).register_patient(patient(16))
+    fresh = ClinicalRuntime(cloud.settings, cloud.clients)  # an empty key cache, as after a cold start
+    assert fresh.patients(caller()).read_patient(created["id"]) == created
+
+
+def test_keyring_creation_race_ends_with_one_key_for_both_writers(cloud):
+    def keyring() -> KmsKeyring:
+        return KmsKeyring(
+            cloud.clients.dynamodb(),
+            cloud.clients.kms(),
+            CLINICAL_TABLE,
+            cloud.settings.data_key_id,
+            DataKeyCache(),
+        )
+
+    winner = keyring().data_key("acme")
+    # The loser saw no key, generated its own, and then lost the conditional put.
+    loser_key = keyring()._create("acme")
+    assert loser_key == winner
+    assert keyring().data_key("acme") == winner
