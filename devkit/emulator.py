@@ -14,8 +14,9 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
-from devkit import lambda_executor
+from devkit import lambda_executor, moto_gaps
 
 REGION = "us-east-1"
 LOOPBACK = "127.0.0.1"
@@ -27,6 +28,10 @@ FAKE_CREDENTIALS = {
 STEP_FUNCTIONS_EXECUTION = {"stepfunctions": {"execute_state_machine": True}}
 
 
+class Patch(Protocol):
+    def uninstall(self) -> None: ...
+
+
 @dataclass
 class Emulator:
     """A running emulator: where it listens, and whether this process owns it."""
@@ -34,16 +39,15 @@ class Emulator:
     endpoint_url: str
     embedded: bool
     _server: object | None = field(default=None, repr=False)
-    _executor: lambda_executor.Installation | None = field(default=None, repr=False)
+    _patches: list[Patch] = field(default_factory=list, repr=False)
 
     def stop(self) -> None:
-        """Stop the embedded server and remove the Lambda patch; a reused emulator is left alone."""
+        """Stop the embedded server and remove its patches; a reused emulator is left alone."""
         if self._server is not None:
             self._server.stop()  # type: ignore[attr-defined]
             self._server = None
-        if self._executor is not None:
-            self._executor.uninstall()
-            self._executor = None
+        while self._patches:
+            self._patches.pop().uninstall()
 
 
 def is_reachable(endpoint_url: str, timeout: float = 1.0) -> bool:
@@ -100,15 +104,15 @@ def start_embedded(port: int, cache_dir: Path) -> Emulator:
     endpoint_url = f"http://{LOOPBACK}:{port}"
     os.environ["AWS_ENDPOINT_URL"] = endpoint_url
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per AWS call is noise
-    installation = lambda_executor.install(cache_dir)
+    running = Emulator(endpoint_url=endpoint_url, embedded=True)
+    running._patches += [lambda_executor.install(cache_dir), moto_gaps.install()]
     server = ThreadedMotoServer(ip_address=LOOPBACK, port=port, verbose=False)
     try:
         server.start()
+        running._server = server
+        if not enable_step_functions_execution(endpoint_url):
+            raise RuntimeError(f"the embedded emulator on {endpoint_url} did not accept its configuration")
     except BaseException:
-        installation.uninstall()
+        running.stop()
         raise
-    if not enable_step_functions_execution(endpoint_url):
-        server.stop()
-        installation.uninstall()
-        raise RuntimeError(f"the embedded emulator on {endpoint_url} did not accept its configuration")
-    return Emulator(endpoint_url=endpoint_url, embedded=True, _server=server, _executor=installation)
+    return running
