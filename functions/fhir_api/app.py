@@ -61,6 +61,7 @@ def fhir(view: Callable[..., rest.FhirResponse]) -> Callable[..., Response]:
         except Exception as exc:
             logger.exception("request failed")
             answer = rest.error(exc)
+        metrics.add_metric(name=f"Responses{answer.status // 100}xx", unit=MetricUnit.Count, value=1)
         headers = {"Content-Type": rest.FHIR_JSON, **answer.headers}
         return Response(body=json.dumps(answer.body), status_code=answer.status, headers=headers)
 
@@ -71,18 +72,16 @@ def fhir(view: Callable[..., rest.FhirResponse]) -> Callable[..., Response]:
 @fhir
 def create_patient() -> rest.FhirResponse:
     service = patients()
-    created = service.register_patient(rest.parse_body(app.current_request.raw_body))
-    metrics.add_metric(name="PatientsCreated", unit=MetricUnit.Count, value=1)
-    return rest.created(created)
+    return rest.created(service.register_patient(rest.parse_body(app.current_request.raw_body)))
 
 
-@app.route("/fhir/R4/Patient/{id}", methods=["GET"])
+@app.route("/fhir/R4/Patient/{id}", methods=["GET"], content_types=rest.ACCEPTED_BODY_TYPES)
 @fhir
 def read_patient(id: str) -> rest.FhirResponse:
     return rest.found(patients().read_patient(id))
 
 
-@app.route("/fhir/R4/Patient", methods=["GET"])
+@app.route("/fhir/R4/Patient", methods=["GET"], content_types=rest.ACCEPTED_BODY_TYPES)
 @fhir
 def search_patients() -> rest.FhirResponse:
     service = patients()
