@@ -35,6 +35,7 @@ def runtime() -> tuple[ClinicalRuntime, DocumentSettings]:
 @metrics.log_metrics
 def handler(event: dict[str, Any], _context: Any) -> dict[str, Any]:
     """{"tenant_id", "bundle_key"} -> {"created", "rejected", "skipped"}."""
+    metrics.add_metric(name="ImportsStarted", unit=MetricUnit.Count, value=1)
     request = BundleImportRequest.from_event(event)
     caller = TenantContext.system(request.tenant_id, "bundle-import")
     logger.append_keys(tenant_id=caller.tenant_id)  # never the key: file names can carry names

@@ -1,0 +1,88 @@
+"""The bundle import handler on generated and Synthea bundles stored in the documents bucket."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+
+import pytest
+
+from cairn.errors import AccessDenied, InvalidBundle
+from cairn.fhir.search import parse_search
+from devkit.demo_data import demo_patient_bundle
+from functions.bundle_import import handler as bundle_import
+from tests.integration.clinical.support import caller
+
+
+@pytest.fixture(autouse=True)
+def fresh_runtime(cloud) -> Iterator[None]:
+    bundle_import.runtime.cache_clear()
+    yield
+    bundle_import.runtime.cache_clear()
+
+
+def run(lambda_context, tenant: str, key: str) -> dict:
+    return bundle_import.handler({"tenant_id": tenant, "bundle_key": key}, lambda_context)
+
+
+def test_generated_bundles_import_their_patients(cloud, lambda_context):
+    for seed in range(3):
+        cloud.put_document(f"tenants/acme/imports/demo-{seed}.json", demo_patient_bundle(seed))
+    results = [run(lambda_context, "acme", f"tenants/acme/imports/demo-{seed}.json") for seed in range(3)]
+    for seed, result in enumerate(results):
+        bundle = demo_patient_bundle(seed)
+        assert result["created"][0]["fullUrl"] == bundle["entry"][0]["fullUrl"]
+        assert (result["rejected"], result["skipped"]) == ([], {})
+        stored = cloud.runtime.patients(caller()).read_patient(result["created"][0]["id"])
+        assert stored["name"] == bundle["entry"][0]["resource"]["name"]
+
+
+def test_synthea_bundles_import_the_patient_and_count_other_types(cloud, lambda_context, synthea_bundles):
+    for index, bundle in enumerate(synthea_bundles):
+        key = f"tenants/acme/imports/synthea-{index}.json"
+        cloud.put_document(key, bundle)
+        result = run(lambda_context, "acme", key)
+        types = Counter(entry["resource"]["resourceType"] for entry in bundle["entry"])
+        assert result["rejected"] == []
+        assert [c["fullUrl"] for c in result["created"]] == [bundle["entry"][0]["fullUrl"]]
+        assert result["skipped"] == {t: n for t, n in types.items() if t != "Patient"}
+        imported = bundle["entry"][0]["resource"]
+        page = cloud.runtime.patients(caller()).search_patients(
+            parse_search(
+                "Patient", {"name": [imported["name"][0]["family"]], "birthdate": [imported["birthDate"]]}
+            )
+        )
+        assert result["created"][0]["id"] in [p["id"] for p in page.resources]
+
+
+def test_invalid_entries_are_reported_with_their_index_not_dropped(cloud, lambda_context):
+    bundle = demo_patient_bundle(1)
+    bundle["entry"].append({"fullUrl": "urn:uuid:x", "resource": {"resourceType": "Patient", "gender": "F"}})
+    cloud.put_document("tenants/acme/b.json", bundle)
+    result = run(lambda_context, "acme", "tenants/acme/b.json")
+    assert len(result["created"]) == 1
+    assert result["rejected"] == [
+        {"index": 1, "reason": "Patient.gender: gender must be one of male, female, other, unknown"}
+    ]
+
+
+def test_bundle_key_of_another_tenant_is_refused(cloud, lambda_context):
+    cloud.put_document("tenants/globex/b.json", demo_patient_bundle(1))
+    with pytest.raises(AccessDenied):
+        run(lambda_context, "acme", "tenants/globex/b.json")
+    assert cloud.audit_events("acme") == []
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [(b"\x00not json", "is not JSON"), (b'{"resourceType": "Patient"}', "is not a FHIR Bundle")],
+)
+def test_object_that_is_not_a_bundle_raises_a_clear_error(cloud, lambda_context, body, message):
+    cloud.put_document("tenants/acme/bad.json", body)
+    with pytest.raises(InvalidBundle, match=message):
+        run(lambda_context, "acme", "tenants/acme/bad.json")
+
+
+def test_event_without_a_bundle_key_raises_a_clear_error(lambda_context):
+    with pytest.raises(InvalidBundle, match="tenant_id and bundle_key"):
+        bundle_import.handler({"tenant_id": "acme"}, lambda_context)
