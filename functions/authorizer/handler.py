@@ -26,7 +26,7 @@ def verifier() -> TokenVerifier:
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
+@tracer.capture_lambda_handler(capture_response=False)  # claims stay out of X-Ray
 @metrics.log_metrics
 def handler(event: dict[str, Any], _context: Any) -> dict[str, Any]:
     """Allow the API for the token's tenant and role, or raise Exception("Unauthorized")."""

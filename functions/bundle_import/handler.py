@@ -31,7 +31,7 @@ def runtime() -> tuple[ClinicalRuntime, DocumentSettings]:
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
+@tracer.capture_lambda_handler(capture_response=False)  # X-Ray gets timings, not results
 @metrics.log_metrics
 def handler(event: dict[str, Any], _context: Any) -> dict[str, Any]:
     """{"tenant_id", "bundle_key"} -> {"created", "rejected", "skipped"}."""

@@ -30,7 +30,8 @@ tracer = Tracer(service="fhir-api")
 metrics = Metrics(namespace="Cairn", service="fhir-api")
 app.register_middleware(ConvertToMiddleware(
     logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)))
-app.register_middleware(ConvertToMiddleware(tracer.capture_lambda_handler))
+# Responses carry PHI: keep them out of X-Ray.
+app.register_middleware(ConvertToMiddleware(tracer.capture_lambda_handler(capture_response=False)))
 app.register_middleware(ConvertToMiddleware(metrics.log_metrics))
 
 
