@@ -49,7 +49,9 @@ class FakeRecords(BaseResourceRepository):
                 for c in query.criteria
             )
         ]
-        return SearchPage(copy.deepcopy(matches[: query.count]), total=len(matches))
+        # Like the DynamoDB repository: a search without criteria lists, it does not count.
+        total = len(matches) if query.criteria else None
+        return SearchPage(copy.deepcopy(matches[: query.count]), total=total)
 
 
 class FakeAuditTrail(BaseAuditTrail):
