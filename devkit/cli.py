@@ -16,6 +16,7 @@ from pathlib import Path
 from types import FrameType
 
 from devkit.deployment import Deployment, state_dir
+from devkit.emulator import PortInUse
 from devkit.seed import DEMO_PASSWORD, ROLES, TENANTS
 from devkit.stack import DevOptions, DevStack, RunningStack
 from devkit.tokens import TokenError, id_token
@@ -66,6 +67,9 @@ def run_dev(api_port: int, emulator_port: int, directory: Path) -> int:
             pass
     except KeyboardInterrupt:
         pass
+    except PortInUse as exc:
+        print(f"cairn dev: {exc}", file=sys.stderr)
+        return 1
     finally:
         print("cairn dev: stopping", file=sys.stderr, flush=True)
         stack.stop()

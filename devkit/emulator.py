@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
@@ -95,9 +96,25 @@ def start(port: int, cache_dir: Path) -> Emulator:
     return start_embedded(port, cache_dir)
 
 
+class PortInUse(RuntimeError):
+    """The port asked for is taken; the message says which flag picks another."""
+
+
+def require_free_port(port: int, flag: str) -> None:
+    """Raise PortInUse unless 127.0.0.1:`port` can be listened on."""
+    with socket.socket() as probe:
+        try:
+            probe.bind((LOOPBACK, port))
+        except OSError as exc:
+            raise PortInUse(f"{LOOPBACK}:{port} is already in use; choose another port with {flag}") from exc
+
+
 def start_embedded(port: int, cache_dir: Path) -> Emulator:
     """moto's ThreadedMotoServer on 127.0.0.1:`port`, executing state machines and Lambdas."""
     from moto.server import ThreadedMotoServer  # imported late: moto is a dev-only dependency
+
+    # ThreadedMotoServer waits forever if its thread cannot bind, so check the port first.
+    require_free_port(port, "--emulator-port")
 
     # moto's Step Functions executor calls Lambda back through http://localhost:$MOTO_PORT.
     os.environ["MOTO_PORT"] = str(port)

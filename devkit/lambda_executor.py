@@ -43,10 +43,22 @@ Handler = Callable[[Any, Any], Any]
 ENVIRONMENT_LOCK = threading.RLock()
 
 
+class EnvironmentBusy(TimeoutError):
+    """Another invocation kept the process environment for longer than this one may wait."""
+
+
 @contextmanager
-def function_environment(variables: Mapping[str, str]) -> Iterator[None]:
-    """Apply `variables` to os.environ for the duration of the block, then restore it."""
-    with ENVIRONMENT_LOCK:
+def function_environment(variables: Mapping[str, str], wait_seconds: float = -1) -> Iterator[None]:
+    """Apply `variables` to os.environ for the duration of the block, then restore it.
+
+    With `wait_seconds` >= 0, raise EnvironmentBusy rather than wait longer: a function that
+    synchronously invokes another function would otherwise wait for itself forever.
+    """
+    if not ENVIRONMENT_LOCK.acquire(timeout=wait_seconds):
+        raise EnvironmentBusy("another function invocation is running in this process; in-process "
+                              "Lambda runs one invocation at a time (a synchronous Lambda-to-Lambda "
+                              "invoke cannot complete here)")
+    try:
         saved = {name: os.environ.get(name) for name in variables}
         os.environ.update({name: str(value) for name, value in variables.items()})
         try:
@@ -57,6 +69,8 @@ def function_environment(variables: Mapping[str, str]) -> Iterator[None]:
                     os.environ.pop(name, None)
                 else:
                     os.environ[name] = value
+    finally:
+        ENVIRONMENT_LOCK.release()
 
 
 @dataclass
@@ -104,7 +118,7 @@ class HandlerCache:
             raise ImportError(f"Unable to import module '{module_path}': no {source.name} in the code")
         unique_name = f"_cairn_lambda_{fn.function_name.replace('-', '_')}_{code_hash[:12]}"
         # Handlers read their settings at import time, so the cold start sees the environment.
-        with function_environment(fn.environment_vars):
+        with function_environment(fn.environment_vars, wait_seconds=float(fn.timeout)):
             module = _import_isolated(unique_name, source, code_dir)
         handler = getattr(module, attribute, None)
         if not callable(handler):
@@ -184,7 +198,7 @@ class InProcessExecutor:
         )
         try:
             handler = self._cache.handler_for(fn)
-            with function_environment(fn.environment_vars):
+            with function_environment(fn.environment_vars, wait_seconds=float(fn.timeout)):
                 result = handler(event, context)
         except Exception as exc:  # every handler failure is the function's error, as in Lambda
             traceback.print_exc()

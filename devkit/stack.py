@@ -46,6 +46,7 @@ class DevStack:
         """Start the emulator and the API front, provision, seed; health turns 200 at the end."""
         started = time.perf_counter()
         # Listen first, so whoever waits for /health sees 503 rather than a refused connection.
+        emulator.require_free_port(self._options.api_port, "--api-port")
         self._front = ApiFront(self._options.api_port)
         self._front.start()
         self._emulator = emulator.start(self._options.emulator_port, self._options.state_dir / "lambda")
