@@ -1,0 +1,1 @@
+"""Cairn's logical units: constructs that the stacks (deployment units) compose."""

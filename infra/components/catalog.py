@@ -1,0 +1,134 @@
+"""The declared data resources as the API and workflow stacks see them, and grants on them.
+
+Tables, buckets and state machines are referenced by their stage names (`cairn-<stage>-<key>`)
+rather than through CloudFormation exports: stacks stay independently deployable (an export
+cannot change while another stack imports it), and every ARN in a policy is a deterministic
+string an auditor can read. Only the KMS keys, whose ARNs are random, cross stacks as references.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from aws_cdk import ArnFormat, Aws, Stack
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+
+from cairn import config
+from infra.components.buckets import ACCESS_LOG_BUCKET, bucket_name
+from infra.components.keys import STORAGE_ENCRYPTION_KEY, TABLE_ENCRYPTION_KEY
+from infra.components.tables import import_table
+from infra.declarations import BUCKETS, KEYS, STATE_MACHINES, TABLES, Access
+from infra.stage import StageConfig
+
+# What a customer-managed-key table needs from KMS for a PutItem, and only through DynamoDB.
+_APPEND_KEY_ACTIONS = ("kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey")
+# Field-level envelope encryption: wrap and unwrap tenant data keys (cairn.crypto.keyring).
+_ENCRYPT_DECRYPT_ACTIONS = ("kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey")
+
+
+def state_machine_arn(scope: Construct, stage: StageConfig, name: str) -> str:
+    """The ARN of declared state machine `name`, built from its stage name (no reference, no cycle)."""
+    return Stack.of(scope).format_arn(
+        service="states",
+        resource="stateMachine",
+        resource_name=stage.resource_name(name),
+        arn_format=ArnFormat.COLON_RESOURCE_NAME,
+    )
+
+
+class DataCatalog(Construct):
+    """Imports of every declared table, bucket and key, and the least-privilege grants on them."""
+
+    def __init__(
+        self, scope: Construct, construct_id: str, *, stage: StageConfig, keys: Mapping[str, kms.IKey]
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.stage = stage
+        self.keys = dict(keys)
+        self.tables: dict[str, dynamodb.ITable] = {
+            declared.key: import_table(self, stage, declared, keys[TABLE_ENCRYPTION_KEY])
+            for declared in TABLES
+        }
+        self.buckets: dict[str, s3.IBucket] = {
+            declared.key: s3.Bucket.from_bucket_attributes(
+                self,
+                f"Imported{declared.key.capitalize()}Bucket",
+                bucket_name=bucket_name(stage, declared),
+                encryption_key=None if declared.key == ACCESS_LOG_BUCKET else keys[STORAGE_ENCRYPTION_KEY],
+            )
+            for declared in BUCKETS
+        }
+        self.state_machine_arns = {
+            machine.name: state_machine_arn(self, stage, machine.name) for machine in STATE_MACHINES
+        }
+
+    def environment(self) -> dict[str, str]:
+        """Every data variable a function may receive (cairn.config names), by name."""
+        values = {config.STAGE: self.stage.name}
+        values.update({declared.env: self.tables[declared.key].table_name for declared in TABLES})
+        values.update({declared.env: self.keys[declared.key].key_arn for declared in KEYS})
+        values.update({d.env: self.buckets[d.key].bucket_name for d in BUCKETS if d.env})
+        values.update({machine.env: self.state_machine_arns[machine.name] for machine in STATE_MACHINES})
+        return values
+
+    def grant(self, grantee: iam.IGrantable, uses: Mapping[str, Access]) -> None:
+        """Grant `grantee` exactly the declared access to each resource it uses."""
+        for resource, access in uses.items():
+            if resource in self.tables:
+                self._grant_table(grantee, resource, access)
+            elif resource in self.buckets:
+                self._grant_bucket(grantee, resource, access)
+            elif resource in self.keys and access is Access.ENCRYPT_DECRYPT:
+                self.keys[resource].grant(grantee, *_ENCRYPT_DECRYPT_ACTIONS)
+            elif resource in self.state_machine_arns and access is Access.START:
+                sfn.StateMachine.from_state_machine_arn(
+                    self, f"Started{resource.title()}", self.state_machine_arns[resource]
+                ).grant_start_execution(grantee)
+            else:
+                raise ValueError(
+                    f"no grant for {access} on {resource!r}: is it declared, and is the access valid?"
+                )
+
+    def _grant_table(self, grantee: iam.IGrantable, key: str, access: Access) -> None:
+        table = self.tables[key]
+        if access is Access.READ:
+            table.grant_read_data(grantee)
+        elif access is Access.READ_WRITE:
+            table.grant_read_write_data(grantee)
+        elif access is Access.APPEND:
+            # Append-only: PutItem and nothing else (no Update/Delete/BatchWrite); ReturnValues
+            # NONE so a put cannot read back an item it collided with.
+            grantee.grant_principal.add_to_principal_policy(
+                iam.PolicyStatement(
+                    actions=["dynamodb:PutItem"],
+                    resources=[table.table_arn],
+                    conditions={"StringEqualsIfExists": {"dynamodb:ReturnValues": "NONE"}},
+                )
+            )
+            grantee.grant_principal.add_to_principal_policy(
+                iam.PolicyStatement(
+                    actions=list(_APPEND_KEY_ACTIONS),
+                    resources=[self.keys[TABLE_ENCRYPTION_KEY].key_arn],
+                    conditions={
+                        "StringEquals": {"kms:ViaService": f"dynamodb.{Aws.REGION}.{Aws.URL_SUFFIX}"}
+                    },
+                )
+            )
+        else:
+            raise ValueError(f"tables take read, read_write or append, not {access}")
+
+    def _grant_bucket(self, grantee: iam.IGrantable, key: str, access: Access) -> None:
+        bucket = self.buckets[key]
+        if access is Access.READ:
+            bucket.grant_read(grantee)
+        elif access is Access.READ_WRITE:
+            bucket.grant_read_write(grantee)
+        elif access is Access.APPEND:
+            bucket.grant_put(grantee)
+        else:
+            raise ValueError(f"buckets take read, read_write or append, not {access}")

@@ -1,0 +1,184 @@
+"""Lambda functions from FUNCTIONS, each with its own role, log group and least-privilege grants,
+sharing two layers: Cairn's code and its runtime dependencies."""
+
+from __future__ import annotations
+
+import platform
+from collections.abc import Mapping
+
+from aws_cdk import Annotations, Duration
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from constructs import Construct
+
+from infra.bundling import (
+    cairn_layer_code,
+    dependency_layer_code,
+    incompatible_with_lambda,
+    lambda_architecture,
+    lambda_runtime,
+    resolve_distributions,
+    runtime_requirements,
+)
+from infra.components.catalog import DataCatalog
+from infra.components.logs import encrypted_log_group
+from infra.declarations import FUNCTIONS, PROJECT_ROOT, FunctionDeclaration, environment_names
+from infra.nag import acknowledge
+from infra.stage import StageConfig
+
+# Powertools settings shared by every function. Responses and errors carry PHI, so the tracer
+# never records them and the logger never logs the incoming event.
+POWERTOOLS_ENVIRONMENT = {
+    "POWERTOOLS_METRICS_NAMESPACE": "Cairn",
+    "POWERTOOLS_LOG_LEVEL": "INFO",
+    "POWERTOOLS_LOGGER_LOG_EVENT": "false",
+    "POWERTOOLS_TRACER_CAPTURE_RESPONSE": "false",
+    "POWERTOOLS_TRACER_CAPTURE_ERROR": "false",
+}
+
+
+class Functions(Construct):
+    """Every declared function. `functions[name]` is the function declared as `name`."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        stage: StageConfig,
+        catalog: DataCatalog,
+        identity_environment: Mapping[str, str],
+        log_key: kms.IKey,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        runtime, architecture = lambda_runtime(), lambda_architecture()
+        self.layers = [
+            lambda_.LayerVersion(
+                self,
+                "CairnLayer",
+                code=cairn_layer_code(),
+                compatible_runtimes=[runtime],
+                compatible_architectures=[architecture],
+                description="Cairn's domain core (cairn) and tenancy (multitenant) packages",
+            ),
+            self._dependency_layer(runtime, architecture),
+        ]
+        environment = {**catalog.environment(), **identity_environment}
+        self.functions: dict[str, lambda_.Function] = {}
+        for declared in FUNCTIONS:
+            self.functions[declared.name] = self._function(
+                declared, stage, catalog, environment, log_key, runtime, architecture
+            )
+
+    def _dependency_layer(
+        self, runtime: lambda_.Runtime, architecture: lambda_.Architecture
+    ) -> lambda_.LayerVersion:
+        distributions = resolve_distributions(runtime_requirements())
+        layer = lambda_.LayerVersion(
+            self,
+            "DependencyLayer",
+            code=dependency_layer_code(distributions),
+            compatible_runtimes=[runtime],
+            compatible_architectures=[architecture],
+            # The full pin list would exceed the 256-character description limit.
+            description=f"Cairn's runtime dependencies: {len(distributions)} distributions from pyproject",
+        )
+        incompatible = incompatible_with_lambda(distributions)
+        if incompatible:
+            Annotations.of(layer).add_warning_v2(
+                "cairn:layer-glibc",
+                f"binary wheels too new for the {runtime.name} runtime's glibc: {', '.join(incompatible)}. "
+                "Install manylinux2014 wheels (pip install --only-binary=:all: --platform "
+                f"manylinux2014_{platform.machine()}) before deploying.",
+            )
+        return layer
+
+    def _function(
+        self,
+        declared: FunctionDeclaration,
+        stage: StageConfig,
+        catalog: DataCatalog,
+        environment: Mapping[str, str],
+        log_key: kms.IKey,
+        runtime: lambda_.Runtime,
+        architecture: lambda_.Architecture,
+    ) -> lambda_.Function:
+        scope = Construct(self, declared.name)
+        name = stage.resource_name(declared.name)
+        source = PROJECT_ROOT / "functions" / declared.source
+        if not source.is_dir():
+            raise FileNotFoundError(f"function {declared.name!r} has no code at {source}")
+        role = iam.Role(
+            scope,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"Cairn {stage.name} {declared.name}: {declared.description}",
+        )
+        log_group = encrypted_log_group(scope, "Logs", stage=stage, key=log_key, name=f"/aws/lambda/{name}")
+        log_group.grant_write(role)
+        missing = [env for env in environment_names(declared) if env not in environment]
+        if missing:
+            raise ValueError(f"function {declared.name!r} needs {', '.join(missing)}, which nothing provides")
+        function = lambda_.Function(
+            scope,
+            "Function",
+            function_name=name,
+            description=declared.description,
+            runtime=runtime,
+            architecture=architecture,
+            handler=declared.handler,
+            code=lambda_.Code.from_asset(str(source), exclude=["__pycache__", "*.pyc"]),
+            layers=self.layers,
+            role=role,
+            memory_size=declared.memory_mb,
+            timeout=Duration.seconds(declared.timeout_seconds),
+            environment={
+                **{env: environment[env] for env in environment_names(declared)},
+                **POWERTOOLS_ENVIRONMENT,
+                "POWERTOOLS_SERVICE_NAME": declared.name,
+            },
+            tracing=lambda_.Tracing.ACTIVE,
+            log_group=log_group,
+            reserved_concurrent_executions=stage.reserved_concurrency.get(declared.name),
+        )
+        catalog.grant(role, declared.uses)
+        _acknowledge_function(function, role, stage, declared)
+        return function
+
+
+def _acknowledge_function(
+    function: lambda_.Function, role: iam.Role, stage: StageConfig, declared: FunctionDeclaration
+) -> None:
+    acknowledge(
+        function,
+        "HIPAA.Security-LambdaDLQ",
+        "Invoked only synchronously (API Gateway, the REST authorizer, Step Functions lambda:invoke "
+        "RequestResponse): a failure returns to the caller, which retries or records it; a DLQ only "
+        "ever receives asynchronous invocations.",
+    )
+    acknowledge(
+        function,
+        "HIPAA.Security-LambdaInsideVPC",
+        "Reaches only AWS APIs (DynamoDB, KMS, S3, Cognito) over TLS with IAM-signed requests; no data "
+        "store is network-addressable, so a VPC would add NAT/endpoints without narrowing access.",
+    )
+    acknowledge(
+        function,
+        "AwsSolutions-L1",
+        "Pinned to Python 3.11, the version the project and its dependency layer are built and tested "
+        "with (binary wheels are per Python ABI); the runtime moves with the project, not separately.",
+    )
+    if declared.name not in stage.reserved_concurrency:
+        acknowledge(
+            function,
+            "HIPAA.Security-LambdaConcurrency",
+            f"Stage {stage.name} reserves no concurrency for this function (cdk.json stages); new and "
+            "development accounts cannot reserve any without dropping below the unreserved minimum.",
+        )
+    acknowledge(
+        role,
+        "HIPAA.Security-IAMNoInlinePolicy",
+        "A single-purpose role per function with its policy attached inline: AWS recommends inline "
+        "policies for a strict one-to-one policy-to-identity relationship; it is deleted with the role.",
+    )

@@ -1,0 +1,294 @@
+"""A Chalice application behind an API Gateway REST API, routed from the app's own route table.
+
+The Chalice app object is itself the Lambda handler and dispatches API Gateway proxy events by
+`requestContext.resourcePath`, so the API declares one resource per path segment with the exact
+Chalice path, and a proxy integration to the declared function for each method. Chalice's own
+CDK construct (a SAM transform) and packager (downloads wheels) are not used.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import re
+
+from aws_cdk import ArnFormat, CfnOutput, Duration, Stack
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_wafv2 as wafv2
+from constructs import Construct
+
+from infra.components.logs import encrypted_log_group
+from infra.declarations import ApiDeclaration
+from infra.nag import acknowledge, acknowledge_managed_policies
+from infra.stage import StageConfig
+
+# JSON bodies on routes under this prefix are FHIR resources: API Gateway rejects anything that
+# is not an object with a resourceType before it reaches (and is billed to) the function.
+FHIR_PATH_PREFIX = "/fhir/"
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+FHIR_RESOURCE_SCHEMA = apigw.JsonSchema(
+    schema=apigw.JsonSchemaVersion.DRAFT4,
+    title="FhirResource",
+    type=apigw.JsonSchemaType.OBJECT,
+    required=["resourceType"],
+    properties={
+        "resourceType": apigw.JsonSchema(type=apigw.JsonSchemaType.STRING, pattern="^[A-Z][A-Za-z]+$")
+    },
+)
+# A bearer JWT (three base64url parts); anything else is refused without invoking the authorizer.
+TOKEN_PATTERN = r"^(Bearer )?[-0-9A-Za-z_=]+\.[-0-9A-Za-z_=]+\.[-0-9A-Za-z_=]+$"  # noqa: S105 (a pattern, not a secret)
+# Access log fields: who, what route, outcome and timing; ids only, no bodies, no tokens.
+ACCESS_LOG_FIELDS = {
+    "requestId": "$context.requestId",
+    "xrayTraceId": "$context.xrayTraceId",
+    "requestTime": "$context.requestTime",
+    "sourceIp": "$context.identity.sourceIp",
+    "userAgent": "$context.identity.userAgent",
+    "httpMethod": "$context.httpMethod",
+    "resourcePath": "$context.resourcePath",
+    "status": "$context.status",
+    "responseLength": "$context.responseLength",
+    "integrationLatency": "$context.integrationLatency",
+    "tenantId": "$context.authorizer.tenant_id",
+    "role": "$context.authorizer.role",
+    "sub": "$context.authorizer.sub",
+    "authorizerError": "$context.authorizer.error",
+    "wafStatus": "$context.waf.status",
+}
+_PATH_PARAMETER = re.compile(r"{([^}+]+)\+?}")
+
+
+def chalice_routes(app_module: str) -> dict[str, list[str]]:
+    """{path: [methods]} from the Chalice app object `app` in `app_module`."""
+    module = importlib.import_module(app_module)
+    app = getattr(module, "app", None)
+    if app is None or not hasattr(app, "routes"):
+        raise TypeError(f"{app_module} has no Chalice app object named `app`")
+    routes = {path: sorted(entries) for path, entries in app.routes.items() if entries}
+    if not routes:
+        raise ValueError(f"the Chalice app in {app_module} declares no routes")
+    return routes
+
+
+class ChaliceRestApi(Construct):
+    """The REST API of one APIS declaration: authorizer on every method, validated requests,
+    access and execution logs (KMS-encrypted), X-Ray, stage throttling, and a WAF web ACL."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        stage: StageConfig,
+        declared: ApiDeclaration,
+        handler: lambda_.IFunction,
+        authorizer_function: lambda_.IFunction | None,
+        log_key: kms.IKey,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        name = stage.resource_name(declared.function)
+        access_logs = encrypted_log_group(self, "AccessLogs", stage=stage, key=log_key)
+        self.api = apigw.RestApi(
+            self,
+            "Api",
+            rest_api_name=name,
+            description=f"Cairn {stage.name}: the {declared.function} application ({declared.app_module})",
+            endpoint_types=[apigw.EndpointType.REGIONAL],
+            cloud_watch_role=True,  # execution logging needs the account's API Gateway logging role
+            deploy_options=apigw.StageOptions(
+                stage_name=stage.name,
+                access_log_destination=apigw.LogGroupLogDestination(access_logs),
+                access_log_format=apigw.AccessLogFormat.custom(json.dumps(ACCESS_LOG_FIELDS)),
+                logging_level=apigw.MethodLoggingLevel[stage.api_execution_log_level],
+                data_trace_enabled=False,  # full request/response logging would write PHI to logs
+                metrics_enabled=True,
+                tracing_enabled=True,
+                throttling_rate_limit=stage.api_throttle_rate,
+                throttling_burst_limit=stage.api_throttle_burst,
+            ),
+        )
+        self._execution_log_group(stage, log_key)
+        authorizer = self._authorizer(stage, authorizer_function)
+        self._add_routes(declared, handler, authorizer)
+        if stage.waf_enabled:
+            self._web_acl(stage, log_key)
+        self._acknowledge(stage, authorizer is not None)
+        CfnOutput(self, "Url", value=self.api.url, description=f"base URL of {declared.function}")
+
+    def _execution_log_group(self, stage: StageConfig, log_key: kms.IKey) -> None:
+        """Create the group API Gateway writes execution logs to, before the stage exists, so it is
+        encrypted and expires like every other log group instead of defaulting to neither."""
+        group = encrypted_log_group(
+            self,
+            "ExecutionLogs",
+            stage=stage,
+            key=log_key,
+            name=f"API-Gateway-Execution-Logs_{self.api.rest_api_id}/{stage.name}",
+        )
+        self.api.deployment_stage.node.add_dependency(group)
+
+    def _authorizer(
+        self, stage: StageConfig, function: lambda_.IFunction | None
+    ) -> apigw.TokenAuthorizer | None:
+        if function is None:
+            return None
+        return apigw.TokenAuthorizer(
+            self,
+            "Authorizer",
+            handler=function,
+            identity_source=apigw.IdentitySource.header("Authorization"),
+            validation_regex=TOKEN_PATTERN,
+            results_cache_ttl=Duration.seconds(stage.authorizer_cache_seconds),
+        )
+
+    def _add_routes(
+        self, declared: ApiDeclaration, handler: lambda_.IFunction, authorizer: apigw.TokenAuthorizer | None
+    ) -> None:
+        integration = apigw.LambdaIntegration(handler, proxy=True, allow_test_invoke=False)
+        validator = apigw.RequestValidator(
+            self, "Validator", rest_api=self.api, validate_request_body=True, validate_request_parameters=True
+        )
+        resource_model = self.api.add_model(
+            "FhirResource", content_type="application/json", schema=FHIR_RESOURCE_SCHEMA
+        )
+        for path, methods in chalice_routes(declared.app_module).items():
+            resource = self.api.root.resource_for_path(path) if path != "/" else self.api.root
+            parameters = {f"method.request.path.{p}": True for p in _PATH_PARAMETER.findall(path)}
+            for method in methods:
+                models = None
+                if method in BODY_METHODS and path.startswith(FHIR_PATH_PREFIX):
+                    models = {"application/json": resource_model, "application/fhir+json": resource_model}
+                resource.add_method(
+                    method,
+                    integration,
+                    authorizer=authorizer,
+                    authorization_type=apigw.AuthorizationType.CUSTOM
+                    if authorizer
+                    else apigw.AuthorizationType.NONE,
+                    request_validator=validator,
+                    request_parameters=parameters or None,
+                    request_models=models,
+                )
+
+    def _web_acl(self, stage: StageConfig, log_key: kms.IKey) -> None:
+        def managed(priority: int, name: str, *, count: tuple[str, ...] = ()) -> wafv2.CfnWebACL.RuleProperty:
+            return wafv2.CfnWebACL.RuleProperty(
+                name=name,
+                priority=priority,
+                override_action=wafv2.CfnWebACL.OverrideActionProperty(none={}),
+                statement=wafv2.CfnWebACL.StatementProperty(
+                    managed_rule_group_statement=wafv2.CfnWebACL.ManagedRuleGroupStatementProperty(
+                        vendor_name="AWS",
+                        name=name,
+                        rule_action_overrides=[
+                            wafv2.CfnWebACL.RuleActionOverrideProperty(
+                                name=rule, action_to_use=wafv2.CfnWebACL.RuleActionProperty(count={})
+                            )
+                            for rule in count
+                        ]
+                        or None,
+                    )
+                ),
+                visibility_config=_visibility(name),
+            )
+
+        acl = wafv2.CfnWebACL(
+            self,
+            "WebAcl",
+            name=f"{self.api.rest_api_name}-acl",
+            scope="REGIONAL",
+            default_action=wafv2.CfnWebACL.DefaultActionProperty(allow={}),
+            visibility_config=_visibility("cairn-api"),
+            rules=[
+                wafv2.CfnWebACL.RuleProperty(
+                    name="RatePerClientIp",
+                    priority=0,
+                    action=wafv2.CfnWebACL.RuleActionProperty(block={}),
+                    statement=wafv2.CfnWebACL.StatementProperty(
+                        rate_based_statement=wafv2.CfnWebACL.RateBasedStatementProperty(
+                            limit=stage.waf_rate_limit_per_5_min, aggregate_key_type="IP"
+                        )
+                    ),
+                    visibility_config=_visibility("RatePerClientIp"),
+                ),
+                managed(1, "AWSManagedRulesAmazonIpReputationList"),
+                # FHIR resources and Bundles are routinely larger than the 8 KB body limit of the
+                # common rule set; API Gateway's own 10 MB limit and the schema check still apply.
+                managed(2, "AWSManagedRulesCommonRuleSet", count=("SizeRestrictions_BODY",)),
+                managed(3, "AWSManagedRulesKnownBadInputsRuleSet"),
+            ],
+        )
+        wafv2.CfnWebACLAssociation(
+            self,
+            "WebAclAssociation",
+            resource_arn=self.api.deployment_stage.stage_arn,
+            web_acl_arn=acl.attr_arn,
+        )
+        log_name = f"aws-waf-logs-{self.api.rest_api_name}"  # WAF requires this prefix
+        log_group = encrypted_log_group(self, "WafLogs", stage=stage, key=log_key, name=log_name)
+        logging = wafv2.CfnLoggingConfiguration(
+            self,
+            "WafLogging",
+            resource_arn=acl.attr_arn,
+            log_destination_configs=[
+                Stack.of(self).format_arn(
+                    service="logs",
+                    resource="log-group",
+                    resource_name=log_name,
+                    arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                )
+            ],
+            # Bearer tokens must not be copied into WAF logs.
+            redacted_fields=[
+                wafv2.CfnLoggingConfiguration.FieldToMatchProperty(single_header={"Name": "authorization"})
+            ],
+        )
+        logging.node.add_dependency(log_group)
+
+    def _acknowledge(self, stage: StageConfig, authorized: bool) -> None:
+        acknowledge_managed_policies(
+            self.api.node.find_child("CloudWatchRole"),
+            "AmazonAPIGatewayPushToCloudWatchLogs is AWS's maintained policy for the account-level API "
+            "Gateway logging role, which only writes the KMS-encrypted execution logs.",
+        )
+        acknowledge(
+            self.api,
+            "HIPAA.Security-APIGWCacheEnabledAndEncrypted",
+            "Caching is off on purpose: responses are tenant-scoped PHI and must be authorized and "
+            "audited per request, so no response is stored in an API Gateway cache at all.",
+        )
+        acknowledge(
+            self.api,
+            "HIPAA.Security-APIGWSSLEnabled",
+            "Backend client certificates authenticate API Gateway to HTTP backends; every integration "
+            "here is a Lambda proxy integration invoked through IAM, which a certificate cannot secure.",
+        )
+        if not authorized:
+            reason = (
+                "Declared public in infra/declarations.py APIS (authorizer None): the application "
+                "authenticates each request itself, e.g. by a webhook signature."
+            )
+            acknowledge(self.api, "AwsSolutions-APIG4", reason)
+            acknowledge(self.api, "AwsSolutions-COG4", reason)
+        else:
+            acknowledge(
+                self.api,
+                "AwsSolutions-COG4",
+                "Every method uses the REST TOKEN authorizer, which verifies Cognito-issued JWTs against the "
+                "user pool's JWKS, issuer and client ids, and adds the tenant, role and user from them.",
+            )
+        if not stage.waf_enabled:
+            acknowledge(
+                self.api,
+                "AwsSolutions-APIG3",
+                f"Stage {stage.name} runs without WAF (cdk.json stages: waf_enabled false), e.g. on "
+                "LocalStack; requests are still authorized, validated and throttled.",
+            )
+
+
+def _visibility(metric: str) -> wafv2.CfnWebACL.VisibilityConfigProperty:
+    return wafv2.CfnWebACL.VisibilityConfigProperty(
+        cloud_watch_metrics_enabled=True, metric_name=metric, sampled_requests_enabled=True
+    )

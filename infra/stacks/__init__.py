@@ -1,0 +1,1 @@
+"""Cairn's deployment units: data, API and workflows stacks."""
