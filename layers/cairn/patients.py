@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from cairn.audit.events import AuditAction, AuditEvent, AuditOutcome
 from cairn.audit.trail import BaseAuditTrail
 from cairn.clock import Clock, fhir_instant, utc_now
-from cairn.errors import AccessDenied, CairnError, InvalidResource, InvalidSearch, PatientNotFound
+from cairn.errors import AccessDenied, InvalidResource, InvalidSearch, PatientNotFound
 from cairn.fhir.search import SearchQuery
 from cairn.fhir.validation import validate_resource
 from cairn.records.repository import BaseResourceRepository, SearchPage
@@ -27,6 +27,7 @@ PATIENT = "Patient"
 REGISTRARS = frozenset({Role.ADMIN, Role.PHYSICIAN, Role.NURSE, Role.FRONT_DESK})
 READERS = REGISTRARS | {Role.BILLING}
 DENIED = "access-denied"
+FAILED = "error"
 
 T = TypeVar("T")
 
@@ -43,7 +44,7 @@ def _reason(error: Exception) -> str:
         return "not-found"
     if isinstance(error, InvalidResource | InvalidSearch):
         return "invalid"
-    return "error"
+    return FAILED
 
 
 class PatientService:
@@ -119,11 +120,13 @@ class PatientService:
         try:
             result = operation()
         except Exception as error:
-            refused = isinstance(error, CairnError)
-            outcome = AuditOutcome.MINOR_FAILURE if refused else AuditOutcome.SERIOUS_FAILURE
+            # Refusals (denied, not found, invalid) are minor; Cairn failing to serve is serious,
+            # including a ciphertext that no longer decrypts.
+            code = _reason(error)
+            outcome = AuditOutcome.SERIOUS_FAILURE if code == FAILED else AuditOutcome.MINOR_FAILURE
             # A create that failed made nothing: its would-be id names no entity.
             failed_entity = None if action is AuditAction.CREATE else entity_id
-            reason = ":".join(filter(None, (detail, _reason(error))))
+            reason = ":".join(filter(None, (detail, code)))
             self._record(action, subtype, outcome, failed_entity, reason)
             if isinstance(error, _HiddenDenial):
                 raise PatientNotFound(error.resource_id) from None

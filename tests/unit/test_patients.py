@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from cairn.audit.events import AuditAction, AuditEvent, AuditOutcome
-from cairn.errors import AccessDenied, InvalidResource, PatientNotFound
+from cairn.errors import AccessDenied, DecryptionError, InvalidResource, PatientNotFound
 from cairn.fhir.search import parse_search
 from cairn.patients import PatientService
 from devkit.demo_data import demo_patient
@@ -150,16 +150,17 @@ def test_patient_role_may_not_search(clinic):
     assert clinic.last_event.detail == "name:access-denied"
 
 
-def test_unexpected_failure_is_audited_as_serious_and_reraised(clinic):
+@pytest.mark.parametrize("failure", [RuntimeError("DynamoDB is down"), DecryptionError("tampered")])
+def test_failure_to_serve_is_audited_as_serious_and_reraised(clinic, failure):
     service = clinic.service()
 
     def broken(*_: object) -> None:
-        raise RuntimeError("DynamoDB is down")
+        raise failure
 
     service._records.get = broken  # type: ignore[method-assign]
-    with pytest.raises(RuntimeError):
+    with pytest.raises(type(failure)):
         service.read_patient("p1")
-    assert clinic.last_event.outcome is AuditOutcome.SERIOUS_FAILURE
+    assert (clinic.last_event.outcome, clinic.last_event.detail) == (AuditOutcome.SERIOUS_FAILURE, "error")
 
 
 def test_service_refuses_a_repository_of_another_context(clinic):
