@@ -235,11 +235,14 @@ def function_environment(
         raise ValueError(f"function {declared.name} needs {missing}, which nothing provisions")
     environment = {name: values[name] for name in names}
     environment.update({
-        "AWS_ENDPOINT_URL": target.endpoint_url,  # the function's AwsClients reach the emulator
         "POWERTOOLS_SERVICE_NAME": f"cairn-{declared.name}",
         "POWERTOOLS_METRICS_NAMESPACE": "Cairn",
         "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon on a laptop
     })
+    if target.embedded:
+        # In-process functions reach the emulator here; LocalStack and moto's Docker runtime
+        # inject the address their containers can reach instead (localhost is not it).
+        environment["AWS_ENDPOINT_URL"] = target.endpoint_url
     return environment
 
 
