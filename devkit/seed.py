@@ -35,7 +35,7 @@ SECOND_CLINIC_SEED_BASE = 1000  # different seeds, so the clinics never share a 
 class DemoTenant:
     tenant_id: str
     name: str
-    tier: str = "standard"
+    tier: str = "practice"  # one of the tiers the tenancy issue declares: starter, practice, enterprise
 
 
 TENANTS = (DemoTenant("demo-clinic", "Demo Clinic"), DemoTenant("second-clinic", "Second Clinic"))

@@ -25,13 +25,10 @@ import requests
 from botocore.exceptions import ClientError
 from moto.awslambda.models import LambdaFunction
 from moto.core.config import default_user_config
-from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_aws_sdk import (
-    StateTaskServiceAwsSdk,
-)
 
 from cairn.aws import AwsClients, AwsSettings
 from cairn.store.models import ClinicalItem
-from devkit import emulator, lambda_executor, moto_gaps, seed
+from devkit import emulator, lambda_executor, seed
 from devkit.demo_data import demo_patient_bundle
 from devkit.deployment import Deployment
 from devkit.provision import ProvisionTarget, provision
@@ -75,9 +72,8 @@ def deployment(clients: AwsClients, endpoint: str) -> Deployment:
 
 
 def test_embedded_runtime_patches_are_in_place(endpoint: str) -> None:
-    # A moto upgrade that moves either seam makes install() raise, failing every test here.
+    # A moto upgrade that moves the seam makes install() raise, failing every test here.
     assert LambdaFunction.invoke.__module__ == lambda_executor.__name__
-    assert StateTaskServiceAwsSdk._eval_service_task.__module__ == moto_gaps.__name__
     assert endpoint.startswith("http://127.0.0.1:")
 
 
