@@ -18,7 +18,7 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from aws_cdk import Acknowledgment, App, CfnResource, Stack, Validations
+from aws_cdk import Acknowledgment, App, Stack, Validations
 from aws_cdk import aws_iam as iam
 from cdk_nag import AwsSolutionsChecks, HIPAASecurityChecks
 from constructs import IConstruct
@@ -158,16 +158,3 @@ def acknowledge_grant_wildcards(stack: Stack) -> list[str]:
             acknowledge(node, f"{WILDCARD_RULE}[{finding}]", reason)
             acknowledged.append(f"{node.node.path}: {finding}")
     return acknowledged
-
-
-def acknowledged_rules(resource: CfnResource) -> dict[str, str]:
-    """The rule ids acknowledged on `resource` or its parents, with their reasons."""
-    rules: dict[str, str] = {}
-    current: IConstruct | None = resource
-    while current is not None:
-        for entry in current.node.metadata:
-            if entry.type == Validations.ACKNOWLEDGED_RULES_METADATA_KEY and entry.data:
-                for qualified, reason in dict(entry.data).items():
-                    rules.setdefault(re.sub(r"^annotation::", "", qualified, flags=re.IGNORECASE), reason)
-        current = current.node.scope
-    return rules

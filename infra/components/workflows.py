@@ -66,7 +66,6 @@ class StateMachines(Construct):
             "StateMachine",
             state_machine_name=stage.resource_name(declared.name),
             state_machine_type=sfn.StateMachineType.STANDARD,
-            comment=declared.description,
             # Inline rather than from_file's S3 asset: the definition stays readable in the template
             # and in `cdk diff`, and emulators that ignore DefinitionS3Location deploy it as is.
             definition_body=sfn.DefinitionBody.from_string(definition),

@@ -1,0 +1,119 @@
+"""The REST API serves exactly the Chalice app's routes, every one behind the token authorizer."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+from aws_cdk.assertions import Match
+
+from infra.declarations import APIS, USER_POOLS, environment_names, function
+
+pytestmark = pytest.mark.infra
+
+
+def _resource_paths(synthesis) -> dict[str, str]:
+    """logical id of each API resource -> its full path, rebuilt from the parent links."""
+    resources = {
+        lid: r["Properties"] for lid, (_, r) in synthesis.resources("AWS::ApiGateway::Resource").items()
+    }
+
+    def path(logical_id: str) -> str:
+        properties = resources[logical_id]
+        parent = properties["ParentId"]
+        prefix = path(parent["Ref"]) if "Ref" in parent else ""
+        return f"{prefix}/{properties['PathPart']}"
+
+    return {logical_id: path(logical_id) for logical_id in resources}
+
+
+def test_methods_are_exactly_the_chalice_routes(synthesis):
+    (api,) = APIS
+    app = importlib.import_module(api.app_module).app
+    expected = {(path, method) for path, methods in app.routes.items() for method in methods}
+    paths = _resource_paths(synthesis)
+    methods = synthesis.resources("AWS::ApiGateway::Method").values()
+    served = {
+        (paths[m["Properties"]["ResourceId"]["Ref"]], m["Properties"]["HttpMethod"]) for _, m in methods
+    }
+    assert served == expected
+
+
+def test_every_method_uses_the_token_authorizer_and_the_validator(synthesis):
+    (authorizer_id,) = synthesis.resources("AWS::ApiGateway::Authorizer")
+    synthesis.template("Api").has_resource_properties(
+        "AWS::ApiGateway::Authorizer",
+        {"Type": "TOKEN", "IdentitySource": "method.request.header.Authorization"},
+    )
+    for logical_id, (_, method) in synthesis.resources("AWS::ApiGateway::Method").items():
+        properties = method["Properties"]
+        assert properties["AuthorizationType"] == "CUSTOM", logical_id
+        assert properties["AuthorizerId"] == {"Ref": authorizer_id}, logical_id
+        assert "RequestValidatorId" in properties, logical_id
+        assert properties["Integration"]["Type"] == "AWS_PROXY", logical_id
+
+
+def test_path_parameters_are_required_and_fhir_bodies_are_validated(synthesis):
+    paths = _resource_paths(synthesis)
+    for _, method in synthesis.resources("AWS::ApiGateway::Method").values():
+        properties = method["Properties"]
+        path = paths[properties["ResourceId"]["Ref"]]
+        if "{id}" in path:
+            assert properties["RequestParameters"] == {"method.request.path.id": True}
+        if properties["HttpMethod"] == "POST":
+            assert set(properties["RequestModels"]) == {"application/json", "application/fhir+json"}
+
+
+def test_stage_traces_throttles_and_logs_access_without_bodies(synthesis):
+    synthesis.template("Api").has_resource_properties(
+        "AWS::ApiGateway::Stage",
+        {
+            "StageName": "dev",
+            "TracingEnabled": True,
+            "AccessLogSetting": Match.object_like({"DestinationArn": Match.any_value()}),
+            "MethodSettings": [
+                Match.object_like(
+                    {
+                        "DataTraceEnabled": False,
+                        "ThrottlingRateLimit": Match.any_value(),
+                        "ThrottlingBurstLimit": Match.any_value(),
+                        "LoggingLevel": Match.any_value(),
+                    }
+                )
+            ],
+        },
+    )
+    synthesis.template("Api").resource_count_is("AWS::WAFv2::WebACLAssociation", 1)
+    synthesis.template("Api").resource_count_is("AWS::WAFv2::LoggingConfiguration", 1)
+
+
+def test_user_pool_is_admin_only_mfa_required_and_clients_cannot_write_tenant_attributes(synthesis):
+    (pool,) = USER_POOLS
+    synthesis.template("Api").has_resource_properties(
+        "AWS::Cognito::UserPool",
+        {
+            "AdminCreateUserConfig": {"AllowAdminCreateUserOnly": True},
+            "MfaConfiguration": "ON",
+            "EnabledMfas": ["SOFTWARE_TOKEN_MFA"],
+            "UserPoolTier": "PLUS",
+            "Schema": [Match.object_like({"Name": name}) for name in pool.custom_attributes],
+        },
+    )
+    (client,) = [c for _, c in synthesis.resources("AWS::Cognito::UserPoolClient").values()]
+    assert not [a for a in client["Properties"]["WriteAttributes"] if a.startswith("custom:")]
+    assert {f"custom:{name}" for name in pool.custom_attributes} <= set(
+        client["Properties"]["ReadAttributes"]
+    )
+
+
+def test_functions_receive_exactly_their_declared_environment(synthesis):
+    for _, (_, resource) in synthesis.resources("AWS::Lambda::Function").items():
+        properties = resource["Properties"]
+        declared = function(properties["FunctionName"].removeprefix("cairn-dev-"))
+        variables = properties["Environment"]["Variables"]
+        cairn = {name for name in variables if name.startswith("CAIRN_")}
+        assert cairn == set(environment_names(declared)), declared.name
+        assert variables["POWERTOOLS_SERVICE_NAME"] == declared.name
+        assert properties["Handler"] == declared.handler
+        assert properties["TracingConfig"] == {"Mode": "Active"}
+        assert len(properties["Layers"]) == 2
