@@ -2,7 +2,8 @@
 
 Called by the bundle-import state machine (a trusted caller: Cairn itself), so the tenant
 context is a system context. A bundle that cannot be read raises; the workflow's Catch keeps
-the reason under tenants/<tenant>/imports/failed/.
+the reason under tenants/<tenant>/imports/failed/. Importing a bundle again (a retry) stores
+nothing twice: its Patients are reported as "existing".
 """
 
 from __future__ import annotations
@@ -34,14 +35,16 @@ def runtime() -> tuple[ClinicalRuntime, DocumentSettings]:
 @tracer.capture_lambda_handler(capture_response=False)  # X-Ray gets timings, not results
 @metrics.log_metrics
 def handler(event: dict[str, Any], _context: Any) -> dict[str, Any]:
-    """{"tenant_id", "bundle_key"} -> {"created", "rejected", "skipped"}."""
+    """{"tenant_id", "bundle_key"} -> {"created", "existing", "rejected", "skipped"}."""
     metrics.add_metric(name="ImportsStarted", unit=MetricUnit.Count, value=1)
     request = BundleImportRequest.from_event(event)
     caller = TenantContext.system(request.tenant_id, "bundle-import")
     logger.append_keys(tenant_id=caller.tenant_id)  # never the key: file names can carry names
     clinical, documents = runtime()
-    bundle = read_bundle(clinical.clients.s3(), documents.documents_bucket, caller, request.bundle_key)
-    summary = import_bundle(clinical.patients(caller), bundle)
+    audit = clinical.audit_trail(caller)
+    bundle = read_bundle(clinical.clients.s3(), documents.documents_bucket, audit, request.bundle_key)
+    summary = import_bundle(clinical.patients(caller), bundle, request.bundle_key)
     metrics.add_metric(name="PatientsImported", unit=MetricUnit.Count, value=len(summary.created))
+    metrics.add_metric(name="PatientsAlreadyImported", unit=MetricUnit.Count, value=len(summary.existing))
     metrics.add_metric(name="EntriesRejected", unit=MetricUnit.Count, value=len(summary.rejected))
     return summary.as_dict()

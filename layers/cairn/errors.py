@@ -41,6 +41,19 @@ class PatientNotFound(ResourceNotFound):
         super().__init__("Patient", patient_id)
 
 
+class ResourceExists(CairnError):
+    """A create found its resource id already taken in the tenant (a replay, or a collision)."""
+
+    def __init__(self, resource_type: str, resource_id: str) -> None:
+        super().__init__(f"{resource_type}/{resource_id} already exists")
+        self.resource_type = resource_type
+        self.resource_id = resource_id
+
+
+class ResourceConflict(ResourceExists):
+    """The id a create derived is taken by a resource with different content: not a replay."""
+
+
 class InvalidResource(CairnError):
     """A FHIR resource failed validation; `issues` are FHIR OperationOutcome.issue entries.
 

@@ -12,12 +12,20 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from cairn.audit.events import AuditAction, AuditEvent, AuditOutcome
 from cairn.audit.trail import BaseAuditTrail
 from cairn.clock import Clock, fhir_instant, utc_now
-from cairn.errors import AccessDenied, InvalidResource, InvalidSearch, PatientNotFound
+from cairn.errors import (
+    AccessDenied,
+    InvalidResource,
+    InvalidSearch,
+    PatientNotFound,
+    ResourceConflict,
+    ResourceExists,
+)
 from cairn.fhir.search import SearchQuery
 from cairn.fhir.validation import validate_resource
 from cairn.records.repository import BaseResourceRepository, SearchPage
@@ -26,8 +34,10 @@ from multitenant.context import Role, TenantContext
 PATIENT = "Patient"
 REGISTRARS = frozenset({Role.ADMIN, Role.PHYSICIAN, Role.NURSE, Role.FRONT_DESK})
 READERS = REGISTRARS | {Role.BILLING}
+SERVER_META = ("versionId", "lastUpdated")
 DENIED = "access-denied"
 FAILED = "error"
+EXISTING = "existing"  # an idempotent create found its resource already stored
 
 T = TypeVar("T")
 
@@ -44,7 +54,23 @@ def _reason(error: Exception) -> str:
         return "not-found"
     if isinstance(error, InvalidResource | InvalidSearch):
         return "invalid"
+    if isinstance(error, ResourceConflict):
+        return "conflict"
     return FAILED
+
+
+def _content(resource: dict[str, Any]) -> dict[str, Any]:
+    """What two stores of one resource share: everything but the server's version metadata."""
+    meta = {key: value for key, value in dict(resource.get("meta") or {}).items() if key not in SERVER_META}
+    return {**resource, "meta": meta}
+
+
+@dataclass(frozen=True)
+class Registration:
+    """A Patient as stored, and whether this call stored it (False: an earlier call had)."""
+
+    patient: dict[str, Any]
+    created: bool
 
 
 class PatientService:
@@ -71,16 +97,33 @@ class PatientService:
         patient_id = self._new_id()
 
         def register() -> dict[str, Any]:
-            self._require(self.context.role in REGISTRARS, "register patients")
-            patient = dict(validate_resource(resource, PATIENT))
-            meta = {key: value for key, value in dict(patient.get("meta") or {}).items()
-                    if key not in ("versionId", "lastUpdated")}
-            patient["id"] = patient_id
-            patient["meta"] = {**meta, "versionId": "1", "lastUpdated": fhir_instant(self._clock())}
+            patient = self._new_patient(resource, patient_id)
             self._records.add(patient)
             return patient
 
         return self._audited(AuditAction.CREATE, "create", patient_id, None, register)
+
+    def import_patient(self, resource: object, patient_id: str) -> Registration:
+        """Validate and store `resource` as Patient `patient_id`, an id derived from where the
+        resource came from (see cairn.imports), so that replaying an import stores it once.
+
+        If that id is already taken by the same Patient (a replay), answers it with
+        created=False; if by a different one, raises ResourceConflict and stores nothing.
+        """
+
+        def register() -> Registration:
+            patient = self._new_patient(resource, patient_id)
+            try:
+                self._records.add(patient)
+            except ResourceExists:
+                stored = self._records.get(PATIENT, patient_id)
+                if stored is None or _content(stored) != _content(patient):
+                    raise ResourceConflict(PATIENT, patient_id) from None
+                return Registration(stored, created=False)
+            return Registration(patient, created=True)
+
+        return self._audited(AuditAction.CREATE, "create", patient_id, None, register,
+                             detail_of=lambda done: None if done.created else EXISTING)
 
     def read_patient(self, patient_id: str) -> dict[str, Any]:
         """The current Patient `patient_id`, or PatientNotFound."""
@@ -108,15 +151,27 @@ class PatientService:
         return self._audited(AuditAction.EXECUTE, "search-type", None,
                              ",".join(query.parameter_names) or None, search)
 
+    def _new_patient(self, resource: object, patient_id: str) -> dict[str, Any]:
+        """`resource` validated, as version 1 of Patient `patient_id` (client meta kept, but
+        not versionId or lastUpdated)."""
+        self._require(self.context.role in REGISTRARS, "register patients")
+        patient = dict(validate_resource(resource, PATIENT))
+        meta = {key: value for key, value in dict(patient.get("meta") or {}).items()
+                if key not in SERVER_META}
+        patient["id"] = patient_id
+        patient["meta"] = {**meta, "versionId": "1", "lastUpdated": fhir_instant(self._clock())}
+        return patient
+
     def _require(self, allowed: bool, action: str) -> None:
         if not allowed:
             raise AccessDenied(f"the {self.context.role.value} role may not {action}")
 
     def _audited(
         self, action: AuditAction, subtype: str, entity_id: str | None, detail: str | None,
-        operation: Callable[[], T],
+        operation: Callable[[], T], detail_of: Callable[[T], str | None] | None = None,
     ) -> T:
-        """Run `operation` and record its outcome, success or failure, before answering."""
+        """Run `operation` and record its outcome, success or failure, before answering;
+        `detail_of` adds what the result says (e.g. that a create found its resource existing)."""
         try:
             result = operation()
         except Exception as error:
@@ -131,7 +186,9 @@ class PatientService:
             if isinstance(error, _HiddenDenial):
                 raise PatientNotFound(error.resource_id) from None
             raise
-        self._record(action, subtype, AuditOutcome.SUCCESS, entity_id, detail)
+        noted = detail_of(result) if detail_of else None
+        self._record(action, subtype, AuditOutcome.SUCCESS, entity_id,
+                     ":".join(filter(None, (detail, noted))))
         return result
 
     def _record(

@@ -33,9 +33,13 @@ class ClinicalRuntime:
         """Validate the environment (ConfigurationError names what is missing) and build."""
         return cls(DataSettings.from_environ(environ), AwsClients(AwsSettings.from_environ(environ)))
 
+    def audit_trail(self, context: TenantContext) -> DynamoAuditTrail:
+        """The audit trail of one verified caller."""
+        return DynamoAuditTrail(context, self.clients.dynamodb(), self.settings.audit_table, self._clock)
+
     def patients(self, context: TenantContext) -> PatientService:
         """The Patient service of one verified caller."""
-        dynamodb = self.clients.dynamodb()
-        records = DynamoResourceRepository(context, dynamodb, self.settings.clinical_table, self.keyring)
-        audit = DynamoAuditTrail(context, dynamodb, self.settings.audit_table, self._clock)
-        return PatientService(context, records, audit, self._clock)
+        records = DynamoResourceRepository(
+            context, self.clients.dynamodb(), self.settings.clinical_table, self.keyring
+        )
+        return PatientService(context, records, self.audit_trail(context), self._clock)

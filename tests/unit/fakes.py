@@ -10,6 +10,7 @@ from cairn.audit.events import AuditEvent
 from cairn.audit.trail import BaseAuditTrail
 from cairn.crypto.blind_index import normalize
 from cairn.crypto.keyring import BaseKeyring
+from cairn.errors import ResourceExists
 from cairn.fhir.search import SearchQuery, index_values
 from cairn.records.repository import BaseResourceRepository, SearchPage
 from multitenant.context import TenantContext
@@ -31,7 +32,8 @@ class FakeRecords(BaseResourceRepository):
 
     def add(self, resource: dict[str, Any]) -> None:
         key = (self.context.tenant_id, resource["resourceType"], resource["id"])
-        assert key not in self.store
+        if key in self.store:
+            raise ResourceExists(resource["resourceType"], resource["id"])
         self.store[key] = copy.deepcopy(resource)
 
     def get(self, resource_type: str, resource_id: str) -> dict[str, Any] | None:

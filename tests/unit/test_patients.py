@@ -9,7 +9,14 @@ from typing import Any
 import pytest
 
 from cairn.audit.events import AuditAction, AuditEvent, AuditOutcome
-from cairn.errors import AccessDenied, DecryptionError, InvalidResource, PatientNotFound
+from cairn.errors import (
+    AccessDenied,
+    DecryptionError,
+    InvalidResource,
+    PatientNotFound,
+    ResourceConflict,
+    ResourceExists,
+)
 from cairn.fhir.search import parse_search
 from cairn.patients import PatientService
 from devkit.demo_data import demo_patient
@@ -31,10 +38,11 @@ class Clinic:
         role: Role = Role.PHYSICIAN,
         tenant: str = "acme",
         patient_id: str | None = None,
+        now: datetime = NOW,
     ) -> PatientService:
         context = TenantContext(tenant, f"user-{role.value}", role, patient_id)
         return PatientService(
-            context, FakeRecords(context, self.store), FakeAuditTrail(context, self.events), clock=lambda: NOW
+            context, FakeRecords(context, self.store), FakeAuditTrail(context, self.events), clock=lambda: now
         )
 
     @property
@@ -64,6 +72,52 @@ def test_register_assigns_id_and_meta_and_stores_the_patient(clinic):
     assert clinic.last_event == AuditEvent(
         AuditAction.CREATE, "create", AuditOutcome.SUCCESS, "Patient", created["id"]
     )
+
+
+def test_register_on_a_taken_id_stores_nothing_and_fails_as_serious(clinic):
+    context = TenantContext("acme", "user-physician", Role.PHYSICIAN)
+    service = PatientService(context, FakeRecords(context, clinic.store),
+                             FakeAuditTrail(context, clinic.events), new_id=lambda: "same-id")
+    first = service.register_patient(a_patient(1))
+    with pytest.raises(ResourceExists):
+        service.register_patient(a_patient(2))
+    assert clinic.store == {("acme", "Patient", "same-id"): first}
+    assert (clinic.last_event.outcome, clinic.last_event.detail) == (AuditOutcome.SERIOUS_FAILURE, "error")
+
+
+def test_import_stores_the_patient_under_the_given_id(clinic):
+    registration = clinic.service().import_patient(a_patient(), "derived-id")
+    assert registration.created
+    assert clinic.store[("acme", "Patient", "derived-id")] == registration.patient
+    assert clinic.last_event == AuditEvent(
+        AuditAction.CREATE, "create", AuditOutcome.SUCCESS, "Patient", "derived-id"
+    )
+
+
+def test_import_replayed_later_answers_the_stored_patient_and_audits_it_as_existing(clinic):
+    first = clinic.service().import_patient(a_patient(), "derived-id")
+    replay = clinic.service(now=NOW.replace(hour=11)).import_patient(a_patient(), "derived-id")
+    assert (replay.created, replay.patient) == (False, first.patient)
+    assert len(clinic.store) == 1
+    assert clinic.last_event == AuditEvent(
+        AuditAction.CREATE, "create", AuditOutcome.SUCCESS, "Patient", "derived-id", "existing"
+    )
+
+
+def test_import_on_an_id_taken_by_a_different_patient_is_a_conflict_not_a_replay(clinic):
+    first = clinic.service().import_patient(a_patient(1), "derived-id")
+    with pytest.raises(ResourceConflict):
+        clinic.service().import_patient(a_patient(2), "derived-id")
+    assert clinic.store == {("acme", "Patient", "derived-id"): first.patient}
+    assert (clinic.last_event.outcome, clinic.last_event.entity_id, clinic.last_event.detail) == (
+        AuditOutcome.MINOR_FAILURE, None, "conflict"
+    )
+
+
+def test_import_on_an_id_taken_in_another_tenant_creates_its_own_patient(clinic):
+    clinic.service(tenant="globex").import_patient(a_patient(1), "derived-id")
+    assert clinic.service().import_patient(a_patient(2), "derived-id").created
+    assert {key[0] for key in clinic.store} == {"acme", "globex"}
 
 
 def test_register_invalid_patient_stores_nothing_and_audits_the_failure(clinic):

@@ -3,8 +3,9 @@ injected client (never PynamoDB's own connection), every key under the tenant's 
 
 A create is one transaction: the version item, the current item (which the by_type index
 lists) and one index item per blind token, so a resource is never findable before it exists
-nor stored without its index entries. Searches query index partitions and then batch-read the
-current items; nothing scans.
+nor stored without its index entries. Every item is put only if absent, so a create whose
+id is taken writes nothing and says so (ResourceExists). Searches query index partitions and
+then batch-read the current items; nothing scans.
 """
 
 from __future__ import annotations
@@ -13,10 +14,12 @@ import time
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from cairn.crypto.blind_index import BlindIndex
 from cairn.crypto.field_cipher import FieldCipher
 from cairn.crypto.keyring import BaseKeyring
-from cairn.errors import InvalidResource
+from cairn.errors import InvalidResource, ResourceExists
 from cairn.fhir.outcome import issue
 from cairn.fhir.search import SearchCriterion, SearchQuery, index_values
 from cairn.records import keys
@@ -74,10 +77,16 @@ class DynamoResourceRepository(BaseResourceRepository):
             ClinicalItem(pk=keys.index_pk(tenant, resource_type, parameter, token), sk=resource_id)
             for parameter, token in sorted(tokens)
         ]
-        self._dynamodb.transact_write_items(TransactItems=[
-            {"Put": {"TableName": self._table, "Item": item.serialize(), "ConditionExpression": NOT_EXISTS}}
-            for item in items
-        ])
+        try:
+            self._dynamodb.transact_write_items(TransactItems=[
+                {"Put": {"TableName": self._table, "Item": item.serialize(),
+                         "ConditionExpression": NOT_EXISTS}}
+                for item in items
+            ])
+        except ClientError as error:
+            if _version_item_exists(error):
+                raise ResourceExists(resource_type, resource_id) from None
+            raise
 
     def get(self, resource_type: str, resource_id: str) -> dict[str, Any] | None:
         response = self._dynamodb.get_item(
@@ -189,6 +198,15 @@ class DynamoResourceRepository(BaseResourceRepository):
                 return
             time.sleep(0.05 * 2**attempt)  # DynamoDB asks for backoff on unprocessed keys
         raise RuntimeError("DynamoDB left keys unprocessed after retries")
+
+
+def _version_item_exists(error: ClientError) -> bool:
+    """Whether a create's transaction was cancelled because its version item (the first) exists."""
+    if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+        return False
+    reasons = error.response.get("CancellationReasons") or [{}]
+    code: object = reasons[0].get("Code")
+    return code == "ConditionalCheckFailed"
 
 
 def _chunks(values: list[str], size: int) -> Iterable[list[str]]:

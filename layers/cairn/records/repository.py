@@ -29,7 +29,8 @@ class BaseResourceRepository(abc.ABC):
 
     @abc.abstractmethod
     def add(self, resource: dict[str, Any]) -> None:
-        """Store a new resource whose id, meta.versionId (1) and meta.lastUpdated are set."""
+        """Store a new resource whose id, meta.versionId (1) and meta.lastUpdated are set;
+        ResourceExists (nothing written) if the tenant already has a resource with that id."""
 
     @abc.abstractmethod
     def get(self, resource_type: str, resource_id: str) -> dict[str, Any] | None:

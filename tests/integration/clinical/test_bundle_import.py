@@ -11,7 +11,7 @@ from cairn.errors import AccessDenied, InvalidBundle
 from cairn.fhir.search import parse_search
 from devkit.demo_data import demo_patient_bundle
 from functions.bundle_import import handler as bundle_import
-from tests.integration.clinical.support import caller
+from tests.integration.clinical.support import CLINICAL_TABLE, caller
 
 
 @pytest.fixture(autouse=True)
@@ -55,6 +55,25 @@ def test_synthea_bundles_import_the_patient_and_count_other_types(cloud, lambda_
         assert result["created"][0]["id"] in [p["id"] for p in page.resources]
 
 
+def test_importing_a_bundle_twice_stores_each_patient_once_and_says_so(cloud, lambda_context):
+    bundle = demo_patient_bundle(2)
+    second_patient = demo_patient_bundle(3)["entry"][0]["resource"]
+    bundle["entry"].append({"fullUrl": "urn:uuid:second", "resource": second_patient})
+    cloud.put_document("tenants/acme/imports/twice.json", bundle)
+    first = run(lambda_context, "acme", "tenants/acme/imports/twice.json")
+    items_after_first = cloud.scan(CLINICAL_TABLE)
+    second = run(lambda_context, "acme", "tenants/acme/imports/twice.json")
+    assert [c["fullUrl"] for c in first["created"]] == [e["fullUrl"] for e in bundle["entry"]]
+    assert (first["existing"], second["created"], second["existing"]) == ([], [], first["created"])
+    assert sorted(map(str, cloud.scan(CLINICAL_TABLE))) == sorted(map(str, items_after_first))
+    page = cloud.runtime.patients(caller()).search_patients(parse_search("Patient", {}))
+    assert sorted(p["id"] for p in page.resources) == sorted(c["id"] for c in first["created"])
+    creates = [(e["outcome"], e["entity_id"], e["detail"]) for e in cloud.audit_events("acme")
+               if e["subtype"] == "create"]
+    ids = [c["id"] for c in first["created"]]
+    assert sorted(creates) == sorted([("0", i, "") for i in ids] + [("0", i, "existing") for i in ids])
+
+
 def test_invalid_entries_are_reported_with_their_index_not_dropped(cloud, lambda_context):
     bundle = demo_patient_bundle(1)
     bundle["entry"].append({"fullUrl": "urn:uuid:x", "resource": {"resourceType": "Patient", "gender": "F"}})
@@ -70,7 +89,11 @@ def test_bundle_key_of_another_tenant_is_refused(cloud, lambda_context):
     cloud.put_document("tenants/globex/b.json", demo_patient_bundle(1))
     with pytest.raises(AccessDenied):
         run(lambda_context, "acme", "tenants/globex/b.json")
-    assert cloud.audit_events("acme") == []
+    assert cloud.audit_events("acme") == [{
+        "action": "E", "subtype": "import", "outcome": "4", "entity_id": "", "detail": "access-denied",
+        "agent_user": "system:bundle-import", "agent_role": "admin",
+    }]
+    assert cloud.audit_events("globex") == []
 
 
 @pytest.mark.parametrize(

@@ -12,8 +12,9 @@ import pytest
 
 from cairn.crypto.cache import DataKeyCache
 from cairn.crypto.keyring import KmsKeyring, keyring_pk
-from cairn.errors import PatientNotFound
+from cairn.errors import PatientNotFound, ResourceExists
 from cairn.fhir.search import parse_search
+from cairn.records.dynamodb import DynamoResourceRepository
 from cairn.runtime import ClinicalRuntime
 from cairn.store.models import ClinicalItem
 from devkit.demo_data import demo_patient
@@ -60,6 +61,23 @@ def test_create_writes_version_current_and_one_index_item_per_token(cloud):
     ]
     assert {i.sk for i in index_items} == {created["id"]}
     assert all(item.pk.startswith("acme#") for item in items)
+
+
+def test_create_on_a_taken_id_writes_nothing_and_raises_resource_exists(cloud):
+    first = cloud.runtime.patients(caller()).import_patient(patient(1), "taken")
+    items = sorted(map(str, cloud.scan(CLINICAL_TABLE)))
+    dynamodb = cloud.clients.dynamodb()
+    records = DynamoResourceRepository(caller(), dynamodb, CLINICAL_TABLE, cloud.runtime.keyring)
+    with pytest.raises(ResourceExists):
+        records.add({**patient(2), "id": "taken", "meta": first.patient["meta"]})
+    assert sorted(map(str, cloud.scan(CLINICAL_TABLE))) == items
+
+
+def test_same_id_in_another_tenant_is_another_patient(cloud):
+    acme = cloud.runtime.patients(caller()).import_patient(patient(1), "shared-id")
+    globex = cloud.runtime.patients(caller(tenant="globex")).import_patient(patient(2), "shared-id")
+    assert (acme.created, globex.created) == (True, True)
+    assert cloud.runtime.patients(caller()).read_patient("shared-id") == acme.patient
 
 
 def test_raw_table_holds_no_plaintext_phi(cloud):
