@@ -49,6 +49,11 @@ def patients() -> PatientService:
     return runtime().patients(caller)
 
 
+def service_base() -> str:
+    """The absolute URL this request addressed Cairn at, for Location and Bundle links."""
+    return rest.service_base(app.current_request.context, app.current_request.headers)
+
+
 def fhir(view: Callable[..., rest.FhirResponse]) -> Callable[..., Response]:
     """Render a view's FhirResponse, or its error as an OperationOutcome."""
 
@@ -73,7 +78,8 @@ def fhir(view: Callable[..., rest.FhirResponse]) -> Callable[..., Response]:
 @fhir
 def create_patient() -> rest.FhirResponse:
     service = patients()
-    return rest.created(service.register_patient(rest.parse_body(app.current_request.raw_body)))
+    patient = service.register_patient(rest.parse_body(app.current_request.raw_body))
+    return rest.created(service_base(), patient)
 
 
 @app.route("/fhir/R4/Patient/{id}", methods=["GET"], content_types=rest.ACCEPTED_BODY_TYPES)
@@ -88,4 +94,5 @@ def search_patients() -> rest.FhirResponse:
     service = patients()
     params = app.current_request.query_params or {}
     multi = {name: params.getlist(name) for name in params}
-    return rest.searchset(PATIENT, service.search_patients(parse_search(PATIENT, multi)), multi)
+    page = service.search_patients(parse_search(PATIENT, multi))
+    return rest.searchset(service_base(), PATIENT, page, multi)

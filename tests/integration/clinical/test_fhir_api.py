@@ -15,6 +15,9 @@ from functions.fhir_api import app as api
 from multitenant.context import Role, TenantContext
 from tests.integration.clinical.support import LambdaContext, caller
 
+HOST = "abc123defg.execute-api.us-east-1.amazonaws.com"
+BASE = f"https://{HOST}/test"  # API Gateway's endpoint: the stage comes first in the path
+
 
 @pytest.fixture(autouse=True)
 def fresh_runtime(cloud) -> Iterator[None]:
@@ -41,6 +44,7 @@ def call(
         "requestId": "req-42",
         "stage": "test",
         "path": f"/test{path}",
+        "domainName": HOST,
     }
     if who is not None:
         request_context["authorizer"] = {**who.as_claims(), "principalId": who.user_id}
@@ -50,7 +54,8 @@ def call(
         "resource": resource or path,
         "path": path,
         "httpMethod": method,
-        "headers": {"Content-Type": content_type, "Accept": "application/fhir+json"},
+        "headers": {"Content-Type": content_type, "Accept": "application/fhir+json", "Host": HOST,
+                    "X-Forwarded-Proto": "https"},
         "multiValueHeaders": None,
         "queryStringParameters": {k: v[-1] for k, v in (query or {}).items()} or None,
         "multiValueQueryStringParameters": query or None,
@@ -90,7 +95,7 @@ def issues(body: dict[str, Any]) -> list[str]:
 def test_post_creates_with_location_etag_and_fhir_content_type():
     status, headers, body = create(caller(Role.FRONT_DESK), a_patient())
     assert status == 201
-    assert headers["Location"] == f"/fhir/R4/Patient/{body['id']}"
+    assert headers["Location"] == f"{BASE}/fhir/R4/Patient/{body['id']}"
     assert headers["ETag"] == 'W/"1"'
     assert headers["Content-Type"] == "application/fhir+json"
     assert body["meta"]["versionId"] == "1"
@@ -116,8 +121,9 @@ def test_search_returns_a_searchset_bundle_with_total_and_self_link():
     assert status == 200
     assert (bundle["resourceType"], bundle["type"], bundle["total"]) == ("Bundle", "searchset", 1)
     assert bundle["entry"][0]["resource"] == created
+    assert bundle["entry"][0]["fullUrl"] == f"{BASE}/fhir/R4/Patient/{created['id']}"
     assert bundle["link"][0]["relation"] == "self"
-    assert bundle["link"][0]["url"].startswith("/fhir/R4/Patient?name=")
+    assert bundle["link"][0]["url"].startswith(f"{BASE}/fhir/R4/Patient?name=")
 
 
 def test_malformed_json_is_400():
