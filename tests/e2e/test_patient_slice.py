@@ -91,12 +91,14 @@ def test_unknown_route_is_missing_authentication_token(cairn_dev: CairnDev) -> N
     assert response.json() == {"message": "Missing Authentication Token"}
 
 
-def test_create_patient_is_201_with_location_and_server_id(created: dict[str, Any]) -> None:
+def test_create_patient_is_201_with_absolute_location_and_server_id(
+    cairn_dev: CairnDev, created: dict[str, Any]
+) -> None:
     resource = created["resource"]
 
     assert resource["resourceType"] == "Patient"
     assert resource["id"]
-    assert created["response"].headers["Location"] == f"/fhir/R4/Patient/{resource['id']}"
+    assert created["response"].headers["Location"] == f"{cairn_dev.api_url}/fhir/R4/Patient/{resource['id']}"
     assert resource["meta"]["versionId"] == "1"
 
 
