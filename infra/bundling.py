@@ -23,6 +23,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import jsii
 from aws_cdk import AssetHashType, BundlingOptions, DockerImage, ILocalBundling
@@ -84,7 +85,8 @@ class _CopyTrees:
     def __init__(self, trees: dict[str, Path]) -> None:
         self._trees = trees
 
-    def try_bundle(self, output_dir: str, _options: BundlingOptions) -> bool:
+    def try_bundle(self, output_dir: str, *_options: Any, **_props: Any) -> bool:
+        # jsii passes the BundlingOptions positionally; nothing in them applies to a local copy.
         for name, root in self._trees.items():
             for path in _source_files(root):
                 target = Path(output_dir, "python", name, path.relative_to(root))
@@ -221,7 +223,7 @@ class _CopyDistributions:
     def __init__(self, distributions: list[LayerDistribution]) -> None:
         self._distributions = distributions
 
-    def try_bundle(self, output_dir: str, _options: BundlingOptions) -> bool:
+    def try_bundle(self, output_dir: str, *_options: Any, **_props: Any) -> bool:
         python = Path(output_dir, "python")
         for dist in self._distributions:
             for path in dist.files:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import json
 import re
+from dataclasses import dataclass
 
 from aws_cdk import ArnFormat, CfnOutput, Duration, Stack
 from aws_cdk import aws_apigateway as apigw
@@ -60,13 +61,26 @@ ACCESS_LOG_FIELDS = {
 _PATH_PARAMETER = re.compile(r"{([^}+]+)\+?}")
 
 
-def chalice_routes(app_module: str) -> dict[str, list[str]]:
-    """{path: [methods]} from the Chalice app object `app` in `app_module`."""
+@dataclass(frozen=True)
+class Route:
+    """One method of the Chalice app, as API Gateway needs it."""
+
+    path: str
+    method: str
+    content_types: tuple[str, ...]  # the body types the Chalice route accepts
+
+
+def chalice_routes(app_module: str) -> list[Route]:
+    """The routes of the Chalice app object `app` in `app_module` ({path: {method: RouteEntry}})."""
     module = importlib.import_module(app_module)
     app = getattr(module, "app", None)
     if app is None or not hasattr(app, "routes"):
         raise TypeError(f"{app_module} has no Chalice app object named `app`")
-    routes = {path: sorted(entries) for path, entries in app.routes.items() if entries}
+    routes = [
+        Route(path, method, tuple(entry.content_types or ()))
+        for path, entries in sorted(app.routes.items())
+        for method, entry in sorted(entries.items())
+    ]
     if not routes:
         raise ValueError(f"the Chalice app in {app_module} declares no routes")
     return routes
@@ -153,24 +167,23 @@ class ChaliceRestApi(Construct):
         resource_model = self.api.add_model(
             "FhirResource", content_type="application/json", schema=FHIR_RESOURCE_SCHEMA
         )
-        for path, methods in chalice_routes(declared.app_module).items():
-            resource = self.api.root.resource_for_path(path) if path != "/" else self.api.root
-            parameters = {f"method.request.path.{p}": True for p in _PATH_PARAMETER.findall(path)}
-            for method in methods:
-                models = None
-                if method in BODY_METHODS and path.startswith(FHIR_PATH_PREFIX):
-                    models = {"application/json": resource_model, "application/fhir+json": resource_model}
-                resource.add_method(
-                    method,
-                    integration,
-                    authorizer=authorizer,
-                    authorization_type=apigw.AuthorizationType.CUSTOM
-                    if authorizer
-                    else apigw.AuthorizationType.NONE,
-                    request_validator=validator,
-                    request_parameters=parameters or None,
-                    request_models=models,
-                )
+        for route in chalice_routes(declared.app_module):
+            resource = self.api.root.resource_for_path(route.path) if route.path != "/" else self.api.root
+            parameters = {f"method.request.path.{p}": True for p in _PATH_PARAMETER.findall(route.path)}
+            models = None
+            if route.method in BODY_METHODS and route.path.startswith(FHIR_PATH_PREFIX):
+                models = {kind: resource_model for kind in route.content_types if kind.endswith("json")}
+            resource.add_method(
+                route.method,
+                integration,
+                authorizer=authorizer,
+                authorization_type=apigw.AuthorizationType.CUSTOM
+                if authorizer
+                else apigw.AuthorizationType.NONE,
+                request_validator=validator,
+                request_parameters=parameters or None,
+                request_models=models or None,
+            )
 
     def _web_acl(self, stage: StageConfig, log_key: kms.IKey) -> None:
         def managed(priority: int, name: str, *, count: tuple[str, ...] = ()) -> wafv2.CfnWebACL.RuleProperty:

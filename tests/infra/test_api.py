@@ -61,7 +61,12 @@ def test_path_parameters_are_required_and_fhir_bodies_are_validated(synthesis):
         if "{id}" in path:
             assert properties["RequestParameters"] == {"method.request.path.id": True}
         if properties["HttpMethod"] == "POST":
-            assert set(properties["RequestModels"]) == {"application/json", "application/fhir+json"}
+            assert set(properties["RequestModels"]) == set(_content_types(path, "POST"))
+
+
+def _content_types(path: str, method: str) -> list[str]:
+    (api,) = APIS
+    return importlib.import_module(api.app_module).app.routes[path][method].content_types
 
 
 def test_stage_traces_throttles_and_logs_access_without_bodies(synthesis):
