@@ -6,12 +6,21 @@ from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_backup as backup
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from infra.nag import acknowledge_managed_policies
 from infra.stage import StageConfig
+
+# AWS Backup's service-role policies: back up and restore DynamoDB tables, and S3 buckets.
+BACKUP_POLICIES = (
+    "AWSBackupServiceRolePolicyForBackup",
+    "AWSBackupServiceRolePolicyForRestores",
+    "AWSBackupServiceRolePolicyForS3Backup",
+    "AWSBackupServiceRolePolicyForS3Restore",
+)
 
 
 class DataProtection(Construct):
@@ -58,13 +67,24 @@ class DataProtection(Construct):
             backup_vault=vault,
             backup_plan_rules=rules,
         )
-        selection = plan.add_selection(
+        # CDK's selection role only knows DynamoDB-style resources; S3 needs its own service policies.
+        role = iam.Role(
+            self,
+            "ServiceRole",
+            assumed_by=iam.ServicePrincipal("backup.amazonaws.com"),
+            managed_policies=[
+                iam.ManagedPolicy.from_aws_managed_policy_name(f"service-role/{name}")
+                for name in BACKUP_POLICIES
+            ],
+        )
+        plan.add_selection(
             "DeclaredData",
+            role=role,
             resources=[backup.BackupResource.from_dynamo_db_table(table) for table in tables]
             + [backup.BackupResource.from_arn(bucket.bucket_arn) for bucket in buckets],
         )
         acknowledge_managed_policies(
-            selection,
+            role,
             "AWS Backup's own service-role policies, maintained by AWS for exactly this role: they let the "
             "backup service back up and restore the selected tables and buckets; nothing else is attached.",
         )
