@@ -5,11 +5,12 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+LAMBDA_DEPS := build/lambda-deps/cairn-manifest.json
 API_PORT ?= 8080
 EMULATOR_PORT ?= 4566
 CDK_CLI := aws-cdk@2.1148.1
 
-.PHONY: dev test install lint typecheck unit integration infra e2e synth bench \
+.PHONY: dev test install lambda-deps system-packages lint typecheck unit integration infra e2e synth bench \
         deploy-localstack deploy-aws clean
 
 ## make dev: install, start the embedded stack with the demo clinics, print URLs and logins
@@ -17,7 +18,7 @@ dev: $(STAMP)
 	$(BIN)/cairn dev --api-port $(API_PORT) --emulator-port $(EMULATOR_PORT)
 
 ## make test: install everything (system packages too), then lint, type-check and run every test level
-test: $(STAMP) system-packages
+test: $(STAMP) $(LAMBDA_DEPS) system-packages
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	@bash scripts/pytest.sh tests
@@ -30,6 +31,12 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP)
+
+## The dependency layer's content: manylinux2014 wheels the Lambda runtime loads (needs PyPI; synth doesn't)
+$(LAMBDA_DEPS): pyproject.toml $(STAMP)
+	$(BIN)/python scripts/build_lambda_deps.py
+
+lambda-deps: $(LAMBDA_DEPS)
 
 ## Node.js runs the CDK (jsii) during synth; installed from Debian when missing.
 system-packages:
@@ -49,14 +56,14 @@ unit: $(STAMP)
 integration: $(STAMP)
 	@bash scripts/pytest.sh tests/integration
 
-infra: $(STAMP) system-packages
+infra: $(STAMP) $(LAMBDA_DEPS) system-packages
 	@bash scripts/pytest.sh tests/infra
 
 e2e: $(STAMP)
 	@bash scripts/pytest.sh tests/e2e
 
 ## make synth: synthesize the CDK app (both nag packs applied) into cdk.out
-synth: $(STAMP) system-packages
+synth: $(STAMP) $(LAMBDA_DEPS) system-packages
 	$(BIN)/python app.py
 
 ## make bench: the benchmarks (run by hand; figures go in the README)
@@ -64,12 +71,12 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.patient_slice
 
 ## Deploy the same CDK app into LocalStack (needs Docker and LOCALSTACK_AUTH_TOKEN; see README)
-deploy-localstack: $(STAMP)
+deploy-localstack: $(STAMP) $(LAMBDA_DEPS)
 	bash scripts/deploy-localstack.sh
 
 ## Deploy to AWS with the pinned CDK CLI (needs AWS credentials; STAGE=prod by default)
-deploy-aws: $(STAMP) system-packages
+deploy-aws: $(STAMP) $(LAMBDA_DEPS) system-packages
 	npx --yes $(CDK_CLI) deploy --all --require-approval broadening -c stage=$${STAGE:-prod} --app "$(BIN)/python app.py"
 
 clean:
-	rm -rf cdk.out .cairn .pytest_cache .mypy_cache .ruff_cache
+	rm -rf cdk.out build .cairn .pytest_cache .mypy_cache .ruff_cache

@@ -3,24 +3,15 @@ sharing two layers: Cairn's code and its runtime dependencies."""
 
 from __future__ import annotations
 
-import platform
 from collections.abc import Mapping
 
-from aws_cdk import Annotations, Duration
+from aws_cdk import Duration
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
-from infra.bundling import (
-    cairn_layer_code,
-    dependency_layer_code,
-    incompatible_with_lambda,
-    lambda_architecture,
-    lambda_runtime,
-    resolve_distributions,
-    runtime_requirements,
-)
+from infra.bundling import LAMBDA_RUNTIME, cairn_layer_code, dependency_layer_code, lambda_architecture
 from infra.components.catalog import DataCatalog
 from infra.components.logs import encrypted_log_group
 from infra.declarations import FUNCTIONS, PROJECT_ROOT, FunctionDeclaration, environment_names
@@ -52,7 +43,7 @@ class Functions(Construct):
         log_key: kms.IKey,
     ) -> None:
         super().__init__(scope, construct_id)
-        runtime, architecture = lambda_runtime(), lambda_architecture()
+        runtime, architecture = LAMBDA_RUNTIME, lambda_architecture()
         self.layers = [
             lambda_.LayerVersion(
                 self,
@@ -74,25 +65,14 @@ class Functions(Construct):
     def _dependency_layer(
         self, runtime: lambda_.Runtime, architecture: lambda_.Architecture
     ) -> lambda_.LayerVersion:
-        distributions = resolve_distributions(runtime_requirements())
-        layer = lambda_.LayerVersion(
+        return lambda_.LayerVersion(
             self,
             "DependencyLayer",
-            code=dependency_layer_code(distributions),
+            code=dependency_layer_code(),
             compatible_runtimes=[runtime],
             compatible_architectures=[architecture],
-            # The full pin list would exceed the 256-character description limit.
-            description=f"Cairn's runtime dependencies: {len(distributions)} distributions from pyproject",
+            description="Cairn's runtime dependencies from pyproject, as manylinux2014 wheels",
         )
-        incompatible = incompatible_with_lambda(distributions)
-        if incompatible:
-            Annotations.of(layer).add_warning_v2(
-                "cairn:layer-glibc",
-                f"binary wheels too new for the {runtime.name} runtime's glibc: {', '.join(incompatible)}. "
-                "Install manylinux2014 wheels (pip install --only-binary=:all: --platform "
-                f"manylinux2014_{platform.machine()}) before deploying.",
-            )
-        return layer
 
     def _function(
         self,
