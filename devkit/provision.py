@@ -20,11 +20,9 @@ from cairn.store.schema import table_shape
 from devkit.deployment import Deployment, UserPoolOutput
 from devkit.packaging import function_zip
 from infra import declarations
-from infra.declarations import PROJECT_ROOT, FunctionDeclaration, StateMachineDeclaration
+from infra.declarations import PROJECT_ROOT, BucketDeclaration, FunctionDeclaration, StateMachineDeclaration
 
 # Which declared key encrypts what, as the key declarations describe it.
-TABLE_ENCRYPTION_KEY = "data"
-BUCKET_ENCRYPTION_KEY = "storage"
 LAMBDA_RUNTIME = "python3.11"
 PASSWORD_POLICY = {
     "MinimumLength": 12,
@@ -87,7 +85,7 @@ def create_keys(clients: AwsClients, deployment: Deployment) -> None:
 
 
 def create_tables(clients: AwsClients, target: ProvisionTarget, deployment: Deployment) -> None:
-    """Tables shaped by their PynamoDB models, encrypted with the data key, with PITR on."""
+    """Tables shaped by their PynamoDB models, encrypted with their declared key, with PITR on."""
     dynamodb = clients.dynamodb()
     for declared in declarations.TABLES:
         name = target.name(declared.key)
@@ -95,7 +93,7 @@ def create_tables(clients: AwsClients, target: ProvisionTarget, deployment: Depl
         request["SSESpecification"] = {
             "Enabled": True,
             "SSEType": "KMS",
-            "KMSMasterKeyId": deployment.keys[TABLE_ENCRYPTION_KEY],
+            "KMSMasterKeyId": deployment.keys[declared.encryption_key],
         }
         dynamodb.create_table(**request)
         dynamodb.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 1})
@@ -107,7 +105,7 @@ def create_tables(clients: AwsClients, target: ProvisionTarget, deployment: Depl
 
 
 def create_buckets(clients: AwsClients, target: ProvisionTarget, deployment: Deployment) -> None:
-    """Private, versioned, SSE-KMS (bucket key) buckets that refuse plain HTTP where TLS exists."""
+    """Private, versioned buckets encrypted as declared, refusing plain HTTP where TLS exists."""
     s3 = clients.s3()
     for declared in declarations.BUCKETS:
         name = target.name(declared.key)
@@ -119,19 +117,27 @@ def create_buckets(clients: AwsClients, target: ProvisionTarget, deployment: Dep
             "BlockPublicAcls": True, "IgnorePublicAcls": True,
             "BlockPublicPolicy": True, "RestrictPublicBuckets": True,
         })
-        s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration={"Rules": [{
-            "ApplyServerSideEncryptionByDefault": {
-                "SSEAlgorithm": "aws:kms",
-                "KMSMasterKeyID": deployment.keys[BUCKET_ENCRYPTION_KEY],
-            },
-            "BucketKeyEnabled": True,
-        }]})
+        s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration={"Rules": [
+            _bucket_encryption(declared, deployment)]})
         if declared.versioned:
             s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
         if target.endpoint_url.startswith("https://"):
             # A plain-HTTP emulator is not TLS, so this policy would rightly refuse every request.
             s3.put_bucket_policy(Bucket=name, Policy=json.dumps(_tls_only_policy(name)))
         deployment.buckets[declared.key] = name
+
+
+def _bucket_encryption(declared: BucketDeclaration, deployment: Deployment) -> dict[str, Any]:
+    """SSE-KMS with the declared key and a bucket key, or SSE-S3 where none is declared."""
+    if declared.encryption_key is None:
+        return {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}
+    return {
+        "ApplyServerSideEncryptionByDefault": {
+            "SSEAlgorithm": "aws:kms",
+            "KMSMasterKeyID": deployment.keys[declared.encryption_key],
+        },
+        "BucketKeyEnabled": True,
+    }
 
 
 def _tls_only_policy(bucket: str) -> dict[str, Any]:
@@ -218,7 +224,7 @@ def function_environment(
     """Every variable environment_names() promises `declared`, filled from the deployment."""
     values: dict[str, str] = {config.STAGE: target.stage}
     values.update({table.env: deployment.tables[table.key] for table in declarations.TABLES})
-    values.update({key.env: deployment.keys[key.key] for key in declarations.KEYS})
+    values.update({key.env: deployment.keys[key.key] for key in declarations.KEYS if key.env})
     values.update({b.env: deployment.buckets[b.key] for b in declarations.BUCKETS if b.env})
     values.update({m.env: deployment.state_machines[m.name] for m in declarations.STATE_MACHINES})
     if declared.identity:

@@ -35,22 +35,32 @@ class TableDeclaration:
     model: type[Model]
     env: str
     description: str
+    encryption_key: str = "tables"  # the KEYS entry that encrypts it at rest
 
 
 @dataclass(frozen=True)
 class KeyDeclaration:
+    """A customer-managed KMS key. `tenant_context` keys are only ever used with the caller's
+    tenant in the encryption context ("tenant_id"), and their grants require it."""
+
     key: str
     alias: str
-    env: str
+    env: str | None
     description: str
+    tenant_context: bool = False
 
 
 @dataclass(frozen=True)
 class BucketDeclaration:
+    """A bucket. `encryption_key` names its KEYS entry (SSE-KMS with a bucket key); None means
+    SSE-S3, which only the access-log bucket uses (S3 delivers access logs to SSE-S3 only)."""
+
     key: str
     env: str | None
     description: str
+    encryption_key: str | None = "storage"
     versioned: bool = True
+    receives_access_logs: bool = False
 
 
 @dataclass(frozen=True)
@@ -117,15 +127,17 @@ TABLES: tuple[TableDeclaration, ...] = (
 
 KEYS: tuple[KeyDeclaration, ...] = (
     KeyDeclaration("data", "alias/cairn-data", config.DATA_KEY_ID,
-                   "wraps per-tenant data keys for field-level PHI encryption, and the tables"),
-    KeyDeclaration("storage", "alias/cairn-storage", "CAIRN_STORAGE_KEY_ID",
-                   "encrypts the documents and audit buckets and the logs"),
+                   "wraps per-tenant data keys for field-level PHI encryption", tenant_context=True),
+    KeyDeclaration("tables", "alias/cairn-tables", None, "encrypts the DynamoDB tables at rest"),
+    KeyDeclaration("storage", "alias/cairn-storage", None,
+                   "encrypts the documents bucket, the logs and the backups"),
 )
 
 BUCKETS: tuple[BucketDeclaration, ...] = (
     BucketDeclaration("documents", config.DOCUMENTS_BUCKET,
                       "binary documents and imports under tenants/<tenant id>/"),
-    BucketDeclaration("audit", None, "access logs of the documents bucket and archived audit"),
+    BucketDeclaration("audit", None, "server access logs of the other buckets",
+                      encryption_key=None, receives_access_logs=True),
 )
 
 USER_POOLS: tuple[UserPoolDeclaration, ...] = (
@@ -178,6 +190,12 @@ def function(name: str) -> FunctionDeclaration:
     raise KeyError(f"no function named {name!r} is declared")
 
 
+def access_log_bucket() -> BucketDeclaration:
+    """The bucket the others deliver their server access logs to."""
+    (receiver,) = [bucket for bucket in BUCKETS if bucket.receives_access_logs]
+    return receiver
+
+
 def environment_names(declared: FunctionDeclaration) -> tuple[str, ...]:
     """The CAIRN_* variables `declared` receives, derived from what it uses."""
     names: list[str] = [config.STAGE]
@@ -185,7 +203,7 @@ def environment_names(declared: FunctionDeclaration) -> tuple[str, ...]:
         if table.key in declared.uses:
             names.append(table.env)
     for key in KEYS:
-        if key.key in declared.uses:
+        if key.key in declared.uses and key.env:
             names.append(key.env)
     for bucket in BUCKETS:
         if bucket.key in declared.uses and bucket.env:

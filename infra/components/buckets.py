@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from aws_cdk import Aws, Duration, RemovalPolicy
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from infra.declarations import BUCKETS, BucketDeclaration
+from infra.declarations import BUCKETS, BucketDeclaration, access_log_bucket
 from infra.nag import acknowledge
 from infra.stage import StageConfig
-
-# The declared bucket that receives the other buckets' server access logs.
-ACCESS_LOG_BUCKET = "audit"
 
 
 def bucket_name(stage: StageConfig, declared: BucketDeclaration) -> str:
@@ -23,26 +22,28 @@ def bucket_name(stage: StageConfig, declared: BucketDeclaration) -> str:
 class Buckets(Construct):
     """Private, versioned, TLS-only, retained buckets.
 
-    Data buckets use SSE-KMS with the storage key and an S3 bucket key, and log their access to
-    the audit bucket. The audit bucket uses SSE-S3 because S3 server access log delivery does not
+    Data buckets use SSE-KMS with their declared key and an S3 bucket key, and log their access
+    to the access-log bucket, which uses SSE-S3 because S3 server access log delivery does not
     support SSE-KMS on the target bucket.
     """
 
-    def __init__(self, scope: Construct, construct_id: str, *, stage: StageConfig, key: kms.IKey) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, stage: StageConfig, keys: Mapping[str, kms.IKey]
+    ) -> None:
         super().__init__(scope, construct_id)
-        log_declaration = next(b for b in BUCKETS if b.key == ACCESS_LOG_BUCKET)
+        log_declaration = access_log_bucket()
         self.buckets: dict[str, s3.Bucket] = {}
         access_logs = self._access_log_bucket(stage, log_declaration)
         self.buckets[log_declaration.key] = access_logs
         for declared in BUCKETS:
-            if declared.key == ACCESS_LOG_BUCKET:
+            if declared.receives_access_logs:
                 continue
             self.buckets[declared.key] = s3.Bucket(
                 self,
                 declared.key.capitalize(),
                 bucket_name=bucket_name(stage, declared),
                 encryption=s3.BucketEncryption.KMS,
-                encryption_key=key,
+                encryption_key=keys[declared.encryption_key],
                 bucket_key_enabled=True,
                 versioned=declared.versioned,
                 block_public_access=s3.BlockPublicAccess.BLOCK_ALL,

@@ -19,16 +19,20 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from cairn import config
-from infra.components.buckets import ACCESS_LOG_BUCKET, bucket_name
-from infra.components.keys import STORAGE_ENCRYPTION_KEY, TABLE_ENCRYPTION_KEY
+from cairn.crypto.keyring import TENANT_CONTEXT_KEY
+from infra.components.buckets import bucket_name
 from infra.components.tables import import_table
-from infra.declarations import BUCKETS, KEYS, STATE_MACHINES, TABLES, Access
+from infra.declarations import BUCKETS, KEYS, STATE_MACHINES, TABLES, Access, TableDeclaration
 from infra.stage import StageConfig
 
 # What a customer-managed-key table needs from KMS for a PutItem, and only through DynamoDB.
 _APPEND_KEY_ACTIONS = ("kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey")
 # Field-level envelope encryption: wrap and unwrap tenant data keys (cairn.crypto.keyring).
 _ENCRYPT_DECRYPT_ACTIONS = ("kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey")
+
+
+def _table(key: str) -> TableDeclaration:
+    return next(table for table in TABLES if table.key == key)
 
 
 def state_machine_arn(scope: Construct, stage: StageConfig, name: str) -> str:
@@ -51,7 +55,7 @@ class DataCatalog(Construct):
         self.stage = stage
         self.keys = dict(keys)
         self.tables: dict[str, dynamodb.ITable] = {
-            declared.key: import_table(self, stage, declared, keys[TABLE_ENCRYPTION_KEY])
+            declared.key: import_table(self, stage, declared, keys[declared.encryption_key])
             for declared in TABLES
         }
         self.buckets: dict[str, s3.IBucket] = {
@@ -59,7 +63,7 @@ class DataCatalog(Construct):
                 self,
                 f"Imported{declared.key.capitalize()}Bucket",
                 bucket_name=bucket_name(stage, declared),
-                encryption_key=None if declared.key == ACCESS_LOG_BUCKET else keys[STORAGE_ENCRYPTION_KEY],
+                encryption_key=keys[declared.encryption_key] if declared.encryption_key else None,
             )
             for declared in BUCKETS
         }
@@ -71,7 +75,7 @@ class DataCatalog(Construct):
         """Every data variable a function may receive (cairn.config names), by name."""
         values = {config.STAGE: self.stage.name}
         values.update({declared.env: self.tables[declared.key].table_name for declared in TABLES})
-        values.update({declared.env: self.keys[declared.key].key_arn for declared in KEYS})
+        values.update({declared.env: self.keys[declared.key].key_arn for declared in KEYS if declared.env})
         values.update({d.env: self.buckets[d.key].bucket_name for d in BUCKETS if d.env})
         values.update({machine.env: self.state_machine_arns[machine.name] for machine in STATE_MACHINES})
         return values
@@ -84,7 +88,7 @@ class DataCatalog(Construct):
             elif resource in self.buckets:
                 self._grant_bucket(grantee, resource, access)
             elif resource in self.keys and access is Access.ENCRYPT_DECRYPT:
-                self.keys[resource].grant(grantee, *_ENCRYPT_DECRYPT_ACTIONS)
+                self._grant_key(grantee, resource)
             elif resource in self.state_machine_arns and access is Access.START:
                 sfn.StateMachine.from_state_machine_arn(
                     self, f"Started{resource.title()}", self.state_machine_arns[resource]
@@ -93,6 +97,24 @@ class DataCatalog(Construct):
                 raise ValueError(
                     f"no grant for {access} on {resource!r}: is it declared, and is the access valid?"
                 )
+
+    def _grant_key(self, grantee: iam.IGrantable, key: str) -> None:
+        declared = next(k for k in KEYS if k.key == key)
+        if not declared.tenant_context:
+            self.keys[key].grant(grantee, *_ENCRYPT_DECRYPT_ACTIONS)
+            return
+        # Every use must name a tenant in the encryption context; the tenancy work narrows the
+        # value to the caller's own tenant with tenant-scoped credentials.
+        grantee.grant_principal.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=list(_ENCRYPT_DECRYPT_ACTIONS),
+                resources=[self.keys[key].key_arn],
+                conditions={
+                    "ForAnyValue:StringEquals": {"kms:EncryptionContextKeys": TENANT_CONTEXT_KEY},
+                    "Null": {f"kms:EncryptionContext:{TENANT_CONTEXT_KEY}": "false"},
+                },
+            )
+        )
 
     def _grant_table(self, grantee: iam.IGrantable, key: str, access: Access) -> None:
         table = self.tables[key]
@@ -113,7 +135,7 @@ class DataCatalog(Construct):
             grantee.grant_principal.add_to_principal_policy(
                 iam.PolicyStatement(
                     actions=list(_APPEND_KEY_ACTIONS),
-                    resources=[self.keys[TABLE_ENCRYPTION_KEY].key_arn],
+                    resources=[self.keys[_table(key).encryption_key].key_arn],
                     conditions={
                         "StringEquals": {"kms:ViaService": f"dynamodb.{Aws.REGION}.{Aws.URL_SUFFIX}"}
                     },

@@ -10,9 +10,8 @@ from constructs import Construct
 from infra.declarations import KEYS
 from infra.stage import StageConfig
 
-# Which declared key encrypts what, as KEYS describes it (devkit/provision.py uses the same).
-TABLE_ENCRYPTION_KEY = "data"
-STORAGE_ENCRYPTION_KEY = "storage"  # buckets, log groups, backups
+# The declared key that also encrypts log groups and backups (infrastructure-only uses).
+STORAGE_ENCRYPTION_KEY = "storage"
 
 # What CloudWatch Logs needs to encrypt a log group with a key, per the CloudWatch Logs guide;
 # listed one by one so the key policy grants no wildcard actions.

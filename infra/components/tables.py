@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_kms as kms
@@ -42,14 +44,16 @@ def index_names(declared: TableDeclaration) -> list[str]:
 
 
 class Tables(Construct):
-    """One on-demand table per TABLES entry: customer-managed key, PITR, deletion protection,
+    """One on-demand table per TABLES entry: its declared customer-managed key, PITR, deletion protection,
     retained on stack deletion, named `cairn-<stage>-<key>`.
 
     `Table` rather than `TableV2`: TableV2 cannot render a customer-managed key in an
     environment-agnostic (region-agnostic) stack.
     """
 
-    def __init__(self, scope: Construct, construct_id: str, *, stage: StageConfig, key: kms.IKey) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, stage: StageConfig, keys: Mapping[str, kms.IKey]
+    ) -> None:
         super().__init__(scope, construct_id)
         self.tables: dict[str, dynamodb.Table] = {}
         for declared in TABLES:
@@ -63,7 +67,7 @@ class Tables(Construct):
                 sort_key=_attribute(shape.range_key, types) if shape.range_key else None,
                 billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
                 encryption=dynamodb.TableEncryption.CUSTOMER_MANAGED,
-                encryption_key=key,
+                encryption_key=keys[declared.encryption_key],
                 point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
                     point_in_time_recovery_enabled=True,
                 ),

@@ -8,9 +8,10 @@ from aws_cdk import Stack
 from constructs import Construct
 
 from infra.components.backups import DataProtection
-from infra.components.buckets import ACCESS_LOG_BUCKET, Buckets
-from infra.components.keys import STORAGE_ENCRYPTION_KEY, TABLE_ENCRYPTION_KEY, EncryptionKeys
+from infra.components.buckets import Buckets
+from infra.components.keys import STORAGE_ENCRYPTION_KEY, EncryptionKeys
 from infra.components.tables import Tables
+from infra.declarations import access_log_bucket
 from infra.stage import StageConfig
 
 
@@ -20,13 +21,13 @@ class DataStack(Stack):
     def __init__(self, scope: Construct, construct_id: str, *, stage: StageConfig, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.encryption = EncryptionKeys(self, "Keys", stage=stage)
-        self.tables = Tables(self, "Tables", stage=stage, key=self.encryption.key(TABLE_ENCRYPTION_KEY))
-        self.buckets = Buckets(self, "Buckets", stage=stage, key=self.encryption.key(STORAGE_ENCRYPTION_KEY))
+        self.tables = Tables(self, "Tables", stage=stage, keys=self.encryption.keys)
+        self.buckets = Buckets(self, "Buckets", stage=stage, keys=self.encryption.keys)
         DataProtection(
             self,
             "Backups",
             stage=stage,
             key=self.encryption.key(STORAGE_ENCRYPTION_KEY),
             tables=list(self.tables.tables.values()),
-            buckets=[b for name, b in self.buckets.buckets.items() if name != ACCESS_LOG_BUCKET],
+            buckets=[b for name, b in self.buckets.buckets.items() if name != access_log_bucket().key],
         )

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from infra.declarations import FUNCTIONS, Access, function
+from infra.declarations import FUNCTIONS, KEYS, Access, function
 
 pytestmark = pytest.mark.infra
 
@@ -84,3 +84,22 @@ def test_functions_reach_only_the_tables_they_declare(synthesis):
                 declared.name,
                 table,
             )
+
+
+def test_tenant_data_key_is_usable_only_with_a_tenant_in_the_encryption_context(synthesis):
+    tenant_keys = [key for key in KEYS if key.tenant_context]
+    assert tenant_keys
+    for key in tenant_keys:
+        logical_prefix = f"Keys{key.key.capitalize()}"
+        statements = [
+            (logical_id, statement)
+            for logical_id, statement in _allow_statements(synthesis)
+            if logical_prefix in json.dumps(statement.get("Resource"))
+        ]
+        users = [f for f in FUNCTIONS if f.uses.get(key.key) is Access.ENCRYPT_DECRYPT]
+        assert len(statements) == len(users) > 0
+        for logical_id, statement in statements:
+            conditions = statement["Condition"]
+            required_keys = conditions["ForAnyValue:StringEquals"]
+            assert required_keys == {"kms:EncryptionContextKeys": "tenant_id"}, logical_id
+            assert conditions["Null"] == {"kms:EncryptionContext:tenant_id": "false"}, logical_id

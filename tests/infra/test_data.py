@@ -6,11 +6,11 @@ import pytest
 from aws_cdk.assertions import Match
 
 from cairn.store.schema import table_shape
-from infra.declarations import BUCKETS, TABLES
+from infra.declarations import BUCKETS, KEYS, TABLES, access_log_bucket
 
 pytestmark = pytest.mark.infra
 
-ACCESS_LOG_BUCKET = "audit"
+ACCESS_LOG_BUCKET = access_log_bucket().key
 
 
 def _is_key_reference(value) -> bool:
@@ -19,7 +19,7 @@ def _is_key_reference(value) -> bool:
     return "Keys" in text and ("Fn::GetAtt" in text or "Fn::ImportValue" in text)
 
 
-def test_every_table_is_declared_shaped_by_its_model_and_encrypted_with_the_data_key(synthesis):
+def test_every_table_is_declared_shaped_by_its_model_and_encrypted_with_its_declared_key(synthesis):
     tables = synthesis.resources("AWS::DynamoDB::Table")
     assert {resource["Properties"]["TableName"] for _, resource in tables.values()} == {
         f"cairn-dev-{declared.key}" for declared in TABLES
@@ -35,7 +35,8 @@ def test_every_table_is_declared_shaped_by_its_model_and_encrypted_with_the_data
                 "SSESpecification": {
                     "SSEEnabled": True,
                     "SSEType": "KMS",
-                    "KMSMasterKeyId": {"Fn::GetAtt": [Match.string_like_regexp("^KeysData"), "Arn"]},
+                    "KMSMasterKeyId": {"Fn::GetAtt": [
+                        Match.string_like_regexp(f"^Keys{declared.encryption_key.capitalize()}"), "Arn"]},
                 },
                 "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
                 "DeletionProtectionEnabled": True,
@@ -60,9 +61,9 @@ def test_keys_tables_buckets_and_log_groups_survive_stack_deletion(synthesis):
             assert resource.get("DeletionPolicy") == "Retain", logical_id
 
 
-def test_keys_rotate(synthesis):
+def test_every_declared_key_exists_and_rotates(synthesis):
     keys = synthesis.resources("AWS::KMS::Key")
-    assert len(keys) == 2
+    assert len(keys) == len(KEYS)
     assert all(resource["Properties"]["EnableKeyRotation"] for _, resource in keys.values())
 
 

@@ -18,6 +18,10 @@ from cairn.store.models import ClinicalItem
 CURRENT_KEY_SK = "data-key#1"
 
 
+# The encryption context key that names the tenant on every use of the data key (IAM requires it).
+TENANT_CONTEXT_KEY = "tenant_id"
+
+
 def keyring_pk(tenant_id: str) -> str:
     return f"{tenant_id}#keyring"
 
@@ -53,7 +57,7 @@ class KmsKeyring(BaseKeyring):
         return plaintext
 
     def _context(self, tenant_id: str) -> dict[str, str]:
-        return {"tenant_id": tenant_id}
+        return {TENANT_CONTEXT_KEY: tenant_id}
 
     def _read_wrapped(self, tenant_id: str) -> bytes | None:
         response = self._dynamodb.get_item(
