@@ -13,9 +13,11 @@ The CDK app copies this folder into the dependency layer; `python app.py` stays 
 
 from __future__ import annotations
 
+import compileall
 import hashlib
 import json
 import platform
+import py_compile
 import shutil
 import subprocess
 import sys
@@ -54,6 +56,20 @@ def pip_install(target: Path, specs: list[str], constraints: Path, platform_tag:
     subprocess.run(command, check=True)
 
 
+def precompile(directory: Path) -> None:
+    """Bytecode that Lambda uses as is: /opt is read-only, so without it every cold start
+    compiles every imported module again. Hash-based and unchecked, because the asset zip does
+    not keep the source timestamps that pip's default bytecode is checked against."""
+    for cache in list(directory.rglob("__pycache__")):
+        shutil.rmtree(cache)
+    if sys.version_info[:2] != tuple(int(part) for part in PYTHON_VERSION.split(".")):
+        print(f"not precompiling: this is Python {sys.version_info[0]}.{sys.version_info[1]}, "
+              f"the layer runs on {PYTHON_VERSION}", file=sys.stderr)
+        return
+    compileall.compile_dir(directory, quiet=1, workers=0,
+                           invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
+
+
 def main() -> int:
     machine = platform.machine().lower()
     if machine not in PLATFORMS:
@@ -72,6 +88,7 @@ def main() -> int:
         pip_install(staging, with_deps, constraints, PLATFORMS[machine], deps=True)
         pip_install(staging, alone, constraints, PLATFORMS[machine], deps=False)
         shutil.rmtree(staging / "bin", ignore_errors=True)  # console scripts: nothing runs them
+        precompile(staging)
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True), encoding="utf-8")
         shutil.rmtree(TARGET, ignore_errors=True)
         TARGET.parent.mkdir(parents=True, exist_ok=True)
