@@ -17,6 +17,7 @@ from typing import Any
 
 import aws_cdk as cdk
 
+from infra import names
 from infra.nag import acknowledge_grant_wildcards, apply_nag_packs
 from infra.stacks.api import ApiStack
 from infra.stacks.data import DataStack
@@ -55,7 +56,7 @@ def build_app(outdir: str | None = None, context: dict[str, Any] | None = None) 
     data = DataStack(
         app,
         "Data",
-        stack_name=f"cairn-{stage.name}-data",
+        stack_name=names.stack_name(stage.name, names.DATA_STACK),
         stage=stage,
         description=f"Cairn {stage.name}: KMS keys, tables, buckets and backups (PHI at rest)",
         termination_protection=stage.termination_protection,
@@ -65,7 +66,7 @@ def build_app(outdir: str | None = None, context: dict[str, Any] | None = None) 
     api = ApiStack(
         app,
         "Api",
-        stack_name=f"cairn-{stage.name}-api",
+        stack_name=names.stack_name(stage.name, names.API_STACK),
         stage=stage,
         keys=keys,
         description=f"Cairn {stage.name}: user directory, functions and REST API",
@@ -75,7 +76,7 @@ def build_app(outdir: str | None = None, context: dict[str, Any] | None = None) 
     workflows = WorkflowsStack(
         app,
         "Workflows",
-        stack_name=f"cairn-{stage.name}-workflows",
+        stack_name=names.stack_name(stage.name, names.WORKFLOWS_STACK),
         stage=stage,
         keys=keys,
         description=f"Cairn {stage.name}: Step Functions workflows",

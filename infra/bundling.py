@@ -13,10 +13,7 @@ so an unchanged layer is not copied again into an existing cloud assembly.
 
 from __future__ import annotations
 
-import hashlib
-import platform
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +22,15 @@ from aws_cdk import AssetHashType, BundlingOptions, DockerImage, ILocalBundling
 from aws_cdk import aws_lambda as lambda_
 
 from infra.declarations import PROJECT_ROOT
-
-SKIPPED_PARTS = frozenset({"__pycache__", ".pytest_cache", ".mypy_cache"})
-SKIPPED_SUFFIXES = frozenset({".pyc", ".pyo"})
+from infra.layer_contents import (
+    CAIRN_LAYER_TREES,
+    DEPENDENCIES_DIR,
+    cairn_layer_hash,
+    dependency_layer_hash,
+    dependency_trees,
+    lambda_architecture_name,
+    layer_entries,
+)
 
 # The dependency layer's wheels are built for CPython 3.11 (scripts/build_lambda_deps.py).
 LAMBDA_RUNTIME = lambda_.Runtime.PYTHON_3_11
@@ -38,19 +41,9 @@ _UNUSED_IMAGE = DockerImage.from_registry("cairn/local-bundling-only")
 
 def lambda_architecture() -> lambda_.Architecture:
     """The architecture of this machine: build/lambda-deps holds wheels for it."""
-    machine = platform.machine().lower()
-    if machine in {"x86_64", "amd64"}:
-        return lambda_.Architecture.X86_64
-    if machine in {"aarch64", "arm64"}:
+    if lambda_architecture_name() == "arm64":
         return lambda_.Architecture.ARM_64
-    raise RuntimeError(f"Lambda has no architecture for machine {machine!r}")
-
-
-def _source_files(root: Path) -> Iterator[Path]:
-    for path in sorted(root.rglob("*")):
-        relative = path.relative_to(root)
-        if path.is_file() and not SKIPPED_PARTS & set(relative.parts) and path.suffix not in SKIPPED_SUFFIXES:
-            yield path
+    return lambda_.Architecture.X86_64
 
 
 @jsii.implements(ILocalBundling)
@@ -62,33 +55,22 @@ class _CopyTrees:
 
     def try_bundle(self, output_dir: str, *_options: Any, **_props: Any) -> bool:
         # jsii passes the BundlingOptions positionally; nothing in them applies to a local copy.
-        for name, root in self._trees.items():
-            for path in _source_files(root):
-                target = Path(output_dir, "python", name, path.relative_to(root))
-                target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(path, target)
+        for inside, path in layer_entries(self._trees):
+            target = Path(output_dir, inside)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, target)
         return True
 
 
 def cairn_layer_code() -> lambda_.Code:
     """The Cairn layer: the domain core and the tenancy package, importable as `cairn` and
     `multitenant` from /opt/python."""
-    trees = {"cairn": PROJECT_ROOT / "layers" / "cairn", "multitenant": PROJECT_ROOT / "multitenant"}
-    digest = hashlib.sha256()
-    for name, root in trees.items():
-        for path in _source_files(root):
-            digest.update(f"{name}/{path.relative_to(root).as_posix()}\0".encode())
-            digest.update(path.read_bytes())
     return lambda_.Code.from_asset(
         str(PROJECT_ROOT / "layers"),
         asset_hash_type=AssetHashType.CUSTOM,
-        asset_hash=digest.hexdigest(),
-        bundling=BundlingOptions(image=_UNUSED_IMAGE, local=_CopyTrees(trees)),
+        asset_hash=cairn_layer_hash(CAIRN_LAYER_TREES),
+        bundling=BundlingOptions(image=_UNUSED_IMAGE, local=_CopyTrees(dict(CAIRN_LAYER_TREES))),
     )
-
-
-DEPENDENCIES_DIR = PROJECT_ROOT / "build" / "lambda-deps"
-DEPENDENCIES_MANIFEST = "cairn-manifest.json"
 
 
 def dependency_layer_code(directory: Path = DEPENDENCIES_DIR) -> lambda_.Code:
@@ -97,15 +79,9 @@ def dependency_layer_code(directory: Path = DEPENDENCIES_DIR) -> lambda_.Code:
 
     Its manifest names the requirements, platform and pinned versions, and is the asset hash.
     """
-    manifest = directory / DEPENDENCIES_MANIFEST
-    if not manifest.is_file():
-        raise RuntimeError(
-            f"{directory} is missing: build the Lambda dependency layer first with "
-            "`make lambda-deps` (.venv/bin/python scripts/build_lambda_deps.py)"
-        )
     return lambda_.Code.from_asset(
         str(PROJECT_ROOT / "layers"),
         asset_hash_type=AssetHashType.CUSTOM,
-        asset_hash=hashlib.sha256(manifest.read_bytes()).hexdigest(),
-        bundling=BundlingOptions(image=_UNUSED_IMAGE, local=_CopyTrees({"": directory})),
+        asset_hash=dependency_layer_hash(directory),
+        bundling=BundlingOptions(image=_UNUSED_IMAGE, local=_CopyTrees(dependency_trees(directory))),
     )

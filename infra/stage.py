@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from infra import names
+
 DEFAULT_STAGE = "dev"
 
 
@@ -29,6 +31,12 @@ class StageConfig:
     termination_protection: bool = False
     daily_backup_retention_days: int = 35
     monthly_backup_retention_days: int = 0  # 0: no monthly backups (dev); prod keeps them for years
+    # Lets `cairn token --stage` sign demo users in with ADMIN_USER_PASSWORD_AUTH (a server-side
+    # flow that needs IAM credentials allowed cognito-idp:AdminInitiateAuth); off: SRP only.
+    admin_password_auth: bool = False
+    # Where an emulator serves the user pool (LocalStack: http://localhost.localstack.cloud:4566):
+    # its tokens' issuer and JWKS live under <identity_endpoint>/<pool id>, not at Cognito's URL.
+    identity_endpoint: str | None = None
 
     @classmethod
     def from_context(cls, name: str, stages: dict[str, Any] | None) -> StageConfig:
@@ -51,4 +59,4 @@ class StageConfig:
 
         The embedded runtime (devkit/provision.py) names resources the same way.
         """
-        return f"cairn-{self.name}-{key}"
+        return names.resource_name(self.name, key)

@@ -9,6 +9,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from infra import names
 from infra.declarations import BUCKETS, BucketDeclaration, access_log_bucket
 from infra.nag import acknowledge
 from infra.stage import StageConfig
@@ -16,7 +17,7 @@ from infra.stage import StageConfig
 
 def bucket_name(stage: StageConfig, declared: BucketDeclaration) -> str:
     """`cairn-<stage>-<key>-<account>-<region>`: bucket names are global, so they carry both."""
-    return f"{stage.resource_name(declared.key)}-{Aws.ACCOUNT_ID}-{Aws.REGION}"
+    return names.bucket_name(stage.name, declared.key, Aws.ACCOUNT_ID, Aws.REGION)
 
 
 class Buckets(Construct):

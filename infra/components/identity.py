@@ -7,6 +7,7 @@ from aws_cdk import aws_cognito as cognito
 from constructs import Construct
 
 from cairn import config
+from infra import names
 from infra.declarations import USER_POOLS, UserPoolDeclaration
 from infra.stage import StageConfig
 
@@ -22,6 +23,8 @@ class UserDirectory(Construct):
 
     def __init__(self, scope: Construct, construct_id: str, *, stage: StageConfig) -> None:
         super().__init__(scope, construct_id)
+        self._admin_password_auth = stage.admin_password_auth
+        self._identity_endpoint = stage.identity_endpoint
         self.pools: dict[str, cognito.UserPool] = {}
         self.clients: dict[str, cognito.UserPoolClient] = {}
         for declared in USER_POOLS:
@@ -33,7 +36,7 @@ class UserDirectory(Construct):
         return cognito.UserPool(
             self,
             declared.key.capitalize(),
-            user_pool_name=f"{declared.name}-{stage.name}",
+            user_pool_name=names.user_pool_name(declared.name, stage.name),
             self_sign_up_enabled=False,
             sign_in_aliases=cognito.SignInAliases(email=True),
             sign_in_case_sensitive=False,
@@ -64,7 +67,7 @@ class UserDirectory(Construct):
             "Client",
             user_pool_client_name=declared.client_name,
             generate_secret=False,  # public clients (console, CLI): SRP proves the password instead
-            auth_flows=cognito.AuthFlow(user_srp=True),
+            auth_flows=cognito.AuthFlow(user_srp=True, admin_user_password=self._admin_password_auth),
             disable_o_auth=True,  # no hosted UI yet; CDK would otherwise enable implicit grants
             prevent_user_existence_errors=True,
             enable_token_revocation=True,
@@ -82,7 +85,10 @@ class UserDirectory(Construct):
     def environment(self, pool_key: str) -> dict[str, str]:
         """The identity variables (config.USER_POOL_ID, ...) for functions that verify tokens."""
         pool = self.pools[pool_key]
-        issuer = f"https://cognito-idp.{Aws.REGION}.{Aws.URL_SUFFIX}/{pool.user_pool_id}"
+        if self._identity_endpoint:
+            issuer = f"{self._identity_endpoint.rstrip('/')}/{pool.user_pool_id}"
+        else:
+            issuer = f"https://cognito-idp.{Aws.REGION}.{Aws.URL_SUFFIX}/{pool.user_pool_id}"
         return {
             config.USER_POOL_ID: pool.user_pool_id,
             config.USER_POOL_CLIENT_IDS: self.clients[pool_key].user_pool_client_id,

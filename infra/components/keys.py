@@ -7,6 +7,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
+from infra import names
 from infra.declarations import KEYS
 from infra.stage import StageConfig
 
@@ -43,7 +44,7 @@ class EncryptionKeys(Construct):
                 declared.key.capitalize(),
                 description=f"Cairn {stage.name}: {declared.description}",
                 # Stage-suffixed so that two stages can share an account without alias clashes.
-                alias=f"{declared.alias}-{stage.name}",
+                alias=names.key_alias(declared.alias, stage.name),
                 enable_key_rotation=True,
                 removal_policy=RemovalPolicy.RETAIN,
             )

@@ -13,7 +13,7 @@ import json
 import re
 from dataclasses import dataclass
 
-from aws_cdk import ArnFormat, CfnOutput, Duration, Stack
+from aws_cdk import ArnFormat, Duration, Stack
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
@@ -129,7 +129,6 @@ class ChaliceRestApi(Construct):
         if stage.waf_enabled:
             self._web_acl(stage, log_key)
         self._acknowledge(stage, authorizer is not None)
-        CfnOutput(self, "Url", value=self.api.url, description=f"base URL of {declared.function}")
 
     def _execution_log_group(self, stage: StageConfig, log_key: kms.IKey) -> None:
         """Create the group API Gateway writes execution logs to, before the stage exists, so it is

@@ -9,6 +9,7 @@ from aws_cdk import CfnOutput, Stack
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
+from infra import names
 from infra.components.catalog import DataCatalog
 from infra.components.functions import Functions
 from infra.components.identity import UserDirectory
@@ -52,7 +53,7 @@ class ApiStack(Stack):
                 declared.authorizer and declared.authorizer not in declared_names
             ):
                 raise ValueError(f"API {declared.app_module} names an undeclared function")
-            ChaliceRestApi(
+            rest_api = ChaliceRestApi(
                 self,
                 f"{declared.function.title().replace('-', '')}Api",
                 stage=stage,
@@ -63,5 +64,8 @@ class ApiStack(Stack):
                 else None,
                 log_key=log_key,
             )
-        CfnOutput(self, "UserPoolId", value=self.directory.pools[pool.key].user_pool_id)
-        CfnOutput(self, "UserPoolClientId", value=self.directory.clients[pool.key].user_pool_client_id)
+            CfnOutput(self, names.api_url_output(declared.function), value=rest_api.api.url,
+                      description=f"base URL of {declared.function}")
+        CfnOutput(self, names.USER_POOL_ID_OUTPUT, value=self.directory.pools[pool.key].user_pool_id)
+        CfnOutput(self, names.USER_POOL_CLIENT_ID_OUTPUT,
+                  value=self.directory.clients[pool.key].user_pool_client_id)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import Stack
+from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
+from infra import names
 from infra.components.backups import DataProtection
 from infra.components.buckets import Buckets
 from infra.components.keys import STORAGE_ENCRYPTION_KEY, EncryptionKeys
@@ -31,3 +32,10 @@ class DataStack(Stack):
             tables=list(self.tables.tables.values()),
             buckets=[b for name, b in self.buckets.buckets.items() if name != access_log_bucket().key],
         )
+        # What `cairn seed --stage` and `cairn token --stage` (devkit/discovery.py) read back.
+        for key, table in self.tables.tables.items():
+            CfnOutput(self, names.table_output(key), value=table.table_name)
+        for key, bucket in self.buckets.buckets.items():
+            CfnOutput(self, names.bucket_output(key), value=bucket.bucket_name)
+        for key, kms_key in self.encryption.keys.items():
+            CfnOutput(self, names.key_output(key), value=kms_key.key_arn)

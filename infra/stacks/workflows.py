@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from aws_cdk import Stack
+from aws_cdk import CfnOutput, Stack
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
+from infra import names
 from infra.components.catalog import DataCatalog
 from infra.components.keys import STORAGE_ENCRYPTION_KEY
 from infra.components.workflows import StateMachines
@@ -32,3 +33,5 @@ class WorkflowsStack(Stack):
         self.state_machines = StateMachines(
             self, "StateMachines", stage=stage, catalog=catalog, log_key=keys[STORAGE_ENCRYPTION_KEY]
         )
+        for name, machine in self.state_machines.machines.items():
+            CfnOutput(self, names.state_machine_output(name), value=machine.state_machine_arn)
