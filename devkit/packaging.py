@@ -1,31 +1,41 @@
-"""Lambda deployment packages: the zip of one functions/<source>/ folder.
+"""Lambda deployment packages: the zip of one functions/<source>/ folder, and layer zips.
 
-The zip is byte-for-byte reproducible (sorted entries, fixed timestamps), so the same code
+Zips are byte-for-byte reproducible (sorted entries, fixed timestamps), so the same code
 always has the same hash and the in-process executor reuses its unpacked copy across restarts.
+What goes into a layer is infra/layer_contents.py's answer, the same one CDK bundles.
 """
 
 from __future__ import annotations
 
 import io
 import zipfile
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from infra.layer_contents import layer_entries, source_files
+
 FIXED_TIMESTAMP = (2020, 1, 1, 0, 0, 0)
-SKIPPED_PARTS = {"__pycache__", ".pytest_cache", ".mypy_cache"}
 
 
 def function_zip(source_dir: Path) -> bytes:
     """The deployment package of `source_dir`, its files at the zip's root as Lambda expects."""
     if not source_dir.is_dir():
         raise FileNotFoundError(f"function source {source_dir} does not exist")
+    return _zip((path.relative_to(source_dir).as_posix(), path) for path in source_files(source_dir))
+
+
+def layer_zip(trees: Mapping[str, Path]) -> bytes:
+    """A layer's zip: each tree of `trees` ({name: root}) under python/<name>/ ("" under python/)."""
+    return _zip(layer_entries(trees))
+
+
+def _zip(entries: Iterable[tuple[str, Path]]) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for path in sorted(source_dir.rglob("*")):
-            relative = path.relative_to(source_dir)
-            if path.is_dir() or SKIPPED_PARTS & set(relative.parts) or path.suffix == ".pyc":
-                continue
-            entry = zipfile.ZipInfo(relative.as_posix(), date_time=FIXED_TIMESTAMP)
-            entry.external_attr = 0o644 << 16
+        for name, path in entries:
+            entry = zipfile.ZipInfo(name, date_time=FIXED_TIMESTAMP)
+            # Keep the executable bit (wheels ship scripts and .so files that need it).
+            entry.external_attr = (0o755 if path.stat().st_mode & 0o111 else 0o644) << 16
             entry.compress_type = zipfile.ZIP_DEFLATED
             archive.writestr(entry, path.read_bytes())
     return buffer.getvalue()

@@ -3,6 +3,11 @@
 Every resource here comes from a declaration (KEYS, TABLES, BUCKETS, USER_POOLS, FUNCTIONS,
 STATE_MACHINES); nothing is listed twice. Names are "cairn-<stage>-<key>". The result is a
 `Deployment`, which `cairn dev` writes to deployment.json for the other tools.
+
+Provisioning is idempotent: whatever already exists under its name (a second `cairn dev`
+against the same LocalStack) is reused, and functions and state machines are updated to the
+current code and definitions. Into an external emulator, functions also get Cairn's two layers
+(devkit/layers.py), because they run in the emulator's Lambda containers, not in this process.
 """
 
 from __future__ import annotations
@@ -18,12 +23,29 @@ from cairn import config
 from cairn.aws import AwsClients
 from cairn.store.schema import table_shape
 from devkit.deployment import Deployment, UserPoolOutput
+from devkit.layers import LAMBDA_RUNTIME, layer_sources, publish_layers
 from devkit.packaging import function_zip
-from infra import declarations
-from infra.declarations import PROJECT_ROOT, BucketDeclaration, FunctionDeclaration, StateMachineDeclaration
+from devkit.resources import (
+    existing_key_arn,
+    existing_role_arn,
+    existing_user_pool,
+    existing_user_pool_client,
+    function_exists,
+    openid_issuer,
+    state_machine_exists,
+    table_exists,
+    wait_until_function_updated,
+)
+from infra import declarations, names
+from infra.declarations import (
+    PROJECT_ROOT,
+    BucketDeclaration,
+    FunctionDeclaration,
+    StateMachineDeclaration,
+    UserPoolDeclaration,
+)
+from infra.layer_contents import DEPENDENCIES_DIR, lambda_architecture_name
 
-# Which declared key encrypts what, as the key declarations describe it.
-LAMBDA_RUNTIME = "python3.11"
 PASSWORD_POLICY = {
     "MinimumLength": 12,
     "RequireUppercase": True,
@@ -44,10 +66,11 @@ class ProvisionTarget:
     stage: str = "dev"
     functions_root: Path = PROJECT_ROOT / "functions"
     definitions_root: Path = PROJECT_ROOT / "stepfunctions"
+    dependencies_dir: Path = DEPENDENCIES_DIR  # the dependency layer's content (external targets)
 
     def name(self, key: str) -> str:
         """The resource name of declaration `key` in this stage."""
-        return f"cairn-{self.stage}-{key}"
+        return names.resource_name(self.stage, key)
 
 
 def provision(clients: AwsClients, target: ProvisionTarget) -> Deployment:
@@ -60,28 +83,33 @@ def provision(clients: AwsClients, target: ProvisionTarget) -> Deployment:
         endpoint_url=target.endpoint_url,
         embedded=target.embedded,
     )
-    create_keys(clients, deployment)
+    create_keys(clients, target, deployment)
     create_tables(clients, target, deployment)
     create_buckets(clients, target, deployment)
     create_user_pools(clients, target, deployment)
+    layers = [] if target.embedded else create_layers(clients, target, deployment)
     # Machine ARNs are known before the machines exist, so functions get them in their
     # environment while the machines reference the functions: one pass, no cycle.
     for machine in declarations.STATE_MACHINES:
         deployment.state_machines[machine.name] = _state_machine_arn(deployment, target.name(machine.name))
-    create_functions(clients, target, deployment)
+    create_functions(clients, target, deployment, layers)
     create_state_machines(clients, target, deployment)
     return deployment
 
 
-def create_keys(clients: AwsClients, deployment: Deployment) -> None:
-    """Customer-managed KMS keys with rotation on, under their declared aliases."""
+def create_keys(clients: AwsClients, target: ProvisionTarget, deployment: Deployment) -> None:
+    """Customer-managed KMS keys with rotation on, under their stage's aliases (as CDK names them)."""
     kms = clients.kms()
     for declared in declarations.KEYS:
-        key = kms.create_key(Description=declared.description, KeyUsage="ENCRYPT_DECRYPT",
-                             KeySpec="SYMMETRIC_DEFAULT")["KeyMetadata"]
-        kms.enable_key_rotation(KeyId=key["KeyId"])
-        kms.create_alias(AliasName=declared.alias, TargetKeyId=key["KeyId"])
-        deployment.keys[declared.key] = key["Arn"]
+        alias = names.key_alias(declared.alias, target.stage)
+        arn = existing_key_arn(kms, alias)
+        if arn is None:
+            key = kms.create_key(Description=declared.description, KeyUsage="ENCRYPT_DECRYPT",
+                                 KeySpec="SYMMETRIC_DEFAULT")["KeyMetadata"]
+            kms.enable_key_rotation(KeyId=key["KeyId"])
+            kms.create_alias(AliasName=alias, TargetKeyId=key["KeyId"])
+            arn = key["Arn"]
+        deployment.keys[declared.key] = arn
 
 
 def create_tables(clients: AwsClients, target: ProvisionTarget, deployment: Deployment) -> None:
@@ -89,6 +117,9 @@ def create_tables(clients: AwsClients, target: ProvisionTarget, deployment: Depl
     dynamodb = clients.dynamodb()
     for declared in declarations.TABLES:
         name = target.name(declared.key)
+        deployment.tables[declared.key] = name
+        if table_exists(dynamodb, name):
+            continue
         request = table_shape(declared.model).create_table_request(name)
         request["SSESpecification"] = {
             "Enabled": True,
@@ -101,7 +132,6 @@ def create_tables(clients: AwsClients, target: ProvisionTarget, deployment: Depl
             TableName=name,
             PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True},
         )
-        deployment.tables[declared.key] = name
 
 
 def create_buckets(clients: AwsClients, target: ProvisionTarget, deployment: Deployment) -> None:
@@ -109,10 +139,8 @@ def create_buckets(clients: AwsClients, target: ProvisionTarget, deployment: Dep
     s3 = clients.s3()
     for declared in declarations.BUCKETS:
         name = target.name(declared.key)
-        if deployment.region == "us-east-1":
-            s3.create_bucket(Bucket=name)
-        else:
-            s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": deployment.region})
+        _ensure_bucket(s3, name, deployment.region)
+        # The settings below are idempotent puts: applied again to a reused bucket.
         s3.put_public_access_block(Bucket=name, PublicAccessBlockConfiguration={
             "BlockPublicAcls": True, "IgnorePublicAcls": True,
             "BlockPublicPolicy": True, "RestrictPublicBuckets": True,
@@ -125,6 +153,17 @@ def create_buckets(clients: AwsClients, target: ProvisionTarget, deployment: Dep
             # A plain-HTTP emulator is not TLS, so this policy would rightly refuse every request.
             s3.put_bucket_policy(Bucket=name, Policy=json.dumps(_tls_only_policy(name)))
         deployment.buckets[declared.key] = name
+
+
+def _ensure_bucket(s3: Any, name: str, region: str) -> None:
+    """Create bucket `name` unless this account already owns it."""
+    try:
+        if region == "us-east-1":
+            s3.create_bucket(Bucket=name)
+        else:
+            s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": region})
+    except s3.exceptions.BucketAlreadyOwnedByYou:
+        pass
 
 
 def _bucket_encryption(declared: BucketDeclaration, deployment: Deployment) -> dict[str, Any]:
@@ -158,63 +197,112 @@ def create_user_pools(clients: AwsClients, target: ProvisionTarget, deployment: 
     """User pools with the declared custom attributes, MFA and an admin-auth app client."""
     cognito = clients.cognito()
     for declared in declarations.USER_POOLS:
-        pool = cognito.create_user_pool(
-            PoolName=target.name(declared.key),
-            Policies={"PasswordPolicy": PASSWORD_POLICY},
-            AutoVerifiedAttributes=["email"],
-            # Clinics invite their staff and patients; nobody signs themselves up.
-            AdminCreateUserConfig={"AllowAdminCreateUserOnly": True},
-            Schema=[
-                {"Name": "email", "AttributeDataType": "String", "Required": True, "Mutable": True},
-                *({"Name": name, "AttributeDataType": "String", "Mutable": True,
-                   "StringAttributeConstraints": {"MinLength": "1", "MaxLength": "128"}}
-                  for name in declared.custom_attributes),
-            ],
-        )["UserPool"]
-        if declared.mfa_required:
-            cognito.set_user_pool_mfa_config(
-                UserPoolId=pool["Id"],
-                SoftwareTokenMfaConfiguration={"Enabled": True},
-                MfaConfiguration="ON",
-            )
-        custom = [f"custom:{name}" for name in declared.custom_attributes]
-        client = cognito.create_user_pool_client(
-            UserPoolId=pool["Id"],
-            ClientName=declared.client_name,
-            GenerateSecret=False,
-            ExplicitAuthFlows=["ALLOW_ADMIN_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
-            ReadAttributes=["email", "email_verified", *custom],
-            # Tenant, role and patient link are set by Cairn only: users must not write them.
-            WriteAttributes=["email"],
-            PreventUserExistenceErrors="ENABLED",
-        )["UserPoolClient"]
+        pool = existing_user_pool(cognito, target.name(declared.key))
+        if pool is None:
+            pool = _create_user_pool(cognito, target, declared)
+        client = existing_user_pool_client(cognito, pool["Id"], declared.client_name)
+        if client is None:
+            client = _create_user_pool_client(cognito, pool["Id"], declared)
         deployment.user_pools[declared.key] = UserPoolOutput(
             id=pool["Id"],
             arn=pool["Arn"],
             client_id=client["ClientId"],
-            issuer=f"https://cognito-idp.{deployment.region}.amazonaws.com/{pool['Id']}",
+            issuer=_issuer(target, deployment.region, pool["Id"]),
             jwks_url=f"{target.endpoint_url}/{pool['Id']}/.well-known/jwks.json",
         )
 
 
-def create_functions(clients: AwsClients, target: ProvisionTarget, deployment: Deployment) -> None:
-    """One role and one zip-packaged python3.11 function per declaration, fully configured."""
+def _issuer(target: ProvisionTarget, region: str, pool_id: str) -> str:
+    """The `iss` of the pool's tokens: what the emulator's discovery document says where it has
+    one (LocalStack names its own host there), else Cognito's form, which moto uses too."""
+    cognito_form = f"https://cognito-idp.{region}.amazonaws.com/{pool_id}"
+    if target.embedded:
+        return cognito_form
+    return openid_issuer(f"{target.endpoint_url}/{pool_id}/.well-known/openid-configuration") or cognito_form
+
+
+def _create_user_pool(cognito: Any, target: ProvisionTarget, declared: UserPoolDeclaration) -> dict[str, Any]:
+    pool: dict[str, Any] = cognito.create_user_pool(
+        PoolName=target.name(declared.key),
+        Policies={"PasswordPolicy": PASSWORD_POLICY},
+        AutoVerifiedAttributes=["email"],
+        # Clinics invite their staff and patients; nobody signs themselves up.
+        AdminCreateUserConfig={"AllowAdminCreateUserOnly": True},
+        Schema=[
+            {"Name": "email", "AttributeDataType": "String", "Required": True, "Mutable": True},
+            *({"Name": name, "AttributeDataType": "String", "Mutable": True,
+               "StringAttributeConstraints": {"MinLength": "1", "MaxLength": "128"}}
+              for name in declared.custom_attributes),
+        ],
+    )["UserPool"]
+    if declared.mfa_required:
+        cognito.set_user_pool_mfa_config(
+            UserPoolId=pool["Id"],
+            SoftwareTokenMfaConfiguration={"Enabled": True},
+            MfaConfiguration="ON",
+        )
+    return pool
+
+
+def _create_user_pool_client(cognito: Any, pool_id: str, declared: UserPoolDeclaration) -> dict[str, Any]:
+    custom = [f"custom:{name}" for name in declared.custom_attributes]
+    client: dict[str, Any] = cognito.create_user_pool_client(
+        UserPoolId=pool_id,
+        ClientName=declared.client_name,
+        GenerateSecret=False,
+        ExplicitAuthFlows=["ALLOW_ADMIN_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+        ReadAttributes=["email", "email_verified", *custom],
+        # Tenant, role and patient link are set by Cairn only: users must not write them.
+        WriteAttributes=["email"],
+        PreventUserExistenceErrors="ENABLED",
+    )["UserPoolClient"]
+    return client
+
+
+def create_layers(clients: AwsClients, target: ProvisionTarget, deployment: Deployment) -> list[str]:
+    """Publish (or reuse) the Cairn and dependency layers through an artifacts bucket."""
+    bucket = target.name("artifacts")
+    _ensure_bucket(clients.s3(), bucket, deployment.region)
+    return publish_layers(clients, lambda key: target.name(f"layer-{key}"), bucket,
+                          layer_sources(target.dependencies_dir))
+
+
+def create_functions(clients: AwsClients, target: ProvisionTarget, deployment: Deployment,
+                     layers: list[str]) -> None:
+    """One role and one zip-packaged python3.11 function per declaration, fully configured.
+
+    `layers` (external targets only) are attached to every function. An existing function is
+    brought up to date: configuration first, then code, each waited for as Lambda requires.
+    """
     aws_lambda = clients.lambda_()
     for declared in declarations.FUNCTIONS:
         role_arn = _create_role(clients, target.name(f"{declared.name}-fn"), "lambda.amazonaws.com")
         environment = function_environment(declared, target, deployment)
-        created = aws_lambda.create_function(
-            FunctionName=target.name(declared.name),
-            Runtime=LAMBDA_RUNTIME,
-            Role=role_arn,
-            Handler=declared.handler,
-            Code={"ZipFile": function_zip(target.functions_root / declared.source)},
-            Description=declared.description,
-            Timeout=declared.timeout_seconds,
-            MemorySize=declared.memory_mb,
-            Environment={"Variables": environment},
-        )
-        deployment.functions[declared.name] = created["FunctionArn"]
+        name = target.name(declared.name)
+        configuration: dict[str, Any] = {
+            "FunctionName": name,
+            "Runtime": LAMBDA_RUNTIME,
+            "Role": role_arn,
+            "Handler": declared.handler,
+            "Description": declared.description,
+            "Timeout": declared.timeout_seconds,
+            "MemorySize": declared.memory_mb,
+            "Environment": {"Variables": environment},
+        }
+        if layers:
+            configuration["Layers"] = layers
+        code = function_zip(target.functions_root / declared.source)
+        if function_exists(aws_lambda, name):
+            aws_lambda.update_function_configuration(**configuration)
+            wait_until_function_updated(aws_lambda, name)
+            result = aws_lambda.update_function_code(FunctionName=name, ZipFile=code)
+            wait_until_function_updated(aws_lambda, name)
+        else:
+            if not target.embedded:
+                # The dependency layer's wheels are built for this machine's architecture.
+                configuration["Architectures"] = [lambda_architecture_name()]
+            result = aws_lambda.create_function(**configuration, Code={"ZipFile": code})
+        deployment.functions[declared.name] = result["FunctionArn"]
         deployment.function_environments[declared.name] = environment
 
 
@@ -258,13 +346,18 @@ def create_state_machines(clients: AwsClients, target: ProvisionTarget, deployme
     for declared in declarations.STATE_MACHINES:
         role_arn = _create_role(clients, target.name(f"{declared.name}-sfn"), "states.amazonaws.com")
         template = (target.definitions_root / declared.definition).read_text(encoding="utf-8")
+        definition = fill_definition(template, declared, deployment)
+        arn = deployment.state_machines[declared.name]
+        if state_machine_exists(sfn, arn):
+            sfn.update_state_machine(stateMachineArn=arn, definition=definition, roleArn=role_arn)
+            continue
         created = sfn.create_state_machine(
             name=target.name(declared.name),
-            definition=fill_definition(template, declared, deployment),
+            definition=definition,
             roleArn=role_arn,
             type="STANDARD",
         )
-        if created["stateMachineArn"] != deployment.state_machines[declared.name]:
+        if created["stateMachineArn"] != arn:
             raise RuntimeError(f"state machine {declared.name} got ARN {created['stateMachineArn']}")
 
 
@@ -293,7 +386,11 @@ def _create_role(clients: AwsClients, name: str, service: str) -> str:
         "Version": "2012-10-17",
         "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}],
     }
-    role = clients.client("iam").create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))
+    iam = clients.client("iam")
+    existing = existing_role_arn(iam, name)
+    if existing is not None:
+        return existing
+    role = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))
     return str(role["Role"]["Arn"])
 
 

@@ -1,4 +1,7 @@
-"""Seed the embedded stack: two demo clinics, their users, and patients imported as in production.
+"""Seed a stack with two demo clinics, their users, and patients imported as in production.
+
+The stack is the one `cairn dev` provisioned, or a deployed stage found by devkit/discovery.py
+(`cairn seed --stage`); seeding again is harmless (users are reset, imports are idempotent).
 
 Patients arrive the way a clinic's data would: bundles are put in the documents bucket and the
 bundle-import state machine imports them (through the real function). demo-clinic gets the
@@ -101,18 +104,19 @@ def create_users(clients: AwsClients, deployment: Deployment, tenant_id: str) ->
     users: dict[str, str] = {}
     for role in ROLES:
         name = username(tenant_id, role)
-        cognito.admin_create_user(
-            UserPoolId=pool_id,
-            Username=name,
-            UserAttributes=[
-                {"Name": "email", "Value": name},
-                {"Name": "email_verified", "Value": "true"},
-                {"Name": "custom:tenant_id", "Value": tenant_id},
-                {"Name": "custom:role", "Value": role},
-            ],
-            TemporaryPassword=DEMO_PASSWORD,
-            MessageAction="SUPPRESS",
-        )
+        attributes = [
+            {"Name": "email", "Value": name},
+            {"Name": "email_verified", "Value": "true"},
+            {"Name": "custom:tenant_id", "Value": tenant_id},
+            {"Name": "custom:role", "Value": role},
+        ]
+        try:
+            cognito.admin_create_user(UserPoolId=pool_id, Username=name, UserAttributes=attributes,
+                                      TemporaryPassword=DEMO_PASSWORD, MessageAction="SUPPRESS")
+        except cognito.exceptions.UsernameExistsException:
+            # Seeded before (a second `cairn dev` or `cairn seed` against the same pool): reset the
+            # demo user to what the demo promises rather than fail.
+            cognito.admin_update_user_attributes(UserPoolId=pool_id, Username=name, UserAttributes=attributes)
         cognito.admin_set_user_password(UserPoolId=pool_id, Username=name, Password=DEMO_PASSWORD,
                                         Permanent=True)
         users[role] = name
