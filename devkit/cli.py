@@ -1,13 +1,19 @@
 """`cairn`: the developer command line.
 
-  cairn dev    run Cairn on this machine (embedded AWS emulator, API front, demo clinics)
-  cairn token  print an ID token of a demo user of the running stack
+  cairn dev                 run Cairn on this machine (embedded AWS emulator, API front, demo clinics)
+  cairn token               print an ID token of a demo user of the running stack
+  cairn seed --stage S      seed the demo clinics into stage S deployed by the CDK app
+  cairn token --stage S     print an ID token of a demo user of deployed stage S
+
+With --stage, AWS_ENDPOINT_URL picks the emulator the stage was deployed into (LocalStack);
+without it the commands talk to AWS with your own credentials.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
@@ -15,11 +21,21 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
+from botocore.exceptions import BotoCoreError, ClientError
+
+from devkit import seed
 from devkit.deployment import Deployment, state_dir
+from devkit.discovery import DiscoveryError, discover, stage_clients
 from devkit.emulator import PortInUse
 from devkit.seed import DEMO_PASSWORD, ROLES, TENANTS
 from devkit.stack import DevOptions, DevStack, RunningStack
 from devkit.tokens import TokenError, id_token
+
+STAGE_HELP = (
+    "a stage deployed by the CDK app (e.g. local in LocalStack, dev in AWS), found by its stack "
+    "outputs: in the emulator AWS_ENDPOINT_URL names (LocalStack: http://localhost.localstack.cloud:4566), "
+    "or in AWS with your credentials when AWS_ENDPOINT_URL is unset"
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -29,7 +45,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "dev":
         return run_dev(args.api_port, args.emulator_port, state_dir(args.state_dir))
     if args.command == "token":
-        return print_token(args.tenant, args.role, state_dir(args.state_dir))
+        return print_token(args.tenant, args.role, state_dir(args.state_dir), args.stage)
+    if args.command == "seed":
+        return seed_stage(args.stage)
     parser.print_help()
     return 2
 
@@ -43,10 +61,16 @@ def _parser() -> argparse.ArgumentParser:
     dev.add_argument("--emulator-port", type=int, default=4566,
                      help="port of the embedded AWS emulator (default 4566)")
     dev.add_argument("--state-dir", help=state_help)
-    token = commands.add_parser("token", help="print an ID token of a seeded demo user")
+    token = commands.add_parser(
+        "token", help="print an ID token of a seeded demo user (of `cairn dev`, or of --stage)")
     token.add_argument("--tenant", default=TENANTS[0].tenant_id, help="tenant id (default demo-clinic)")
     token.add_argument("--role", default="physician", choices=ROLES, help="role (default physician)")
-    token.add_argument("--state-dir", help=state_help)
+    token.add_argument("--state-dir", help=state_help + "; also keeps demo users' MFA secrets")
+    token.add_argument("--stage", help=STAGE_HELP + "; default: the `cairn dev` stack in --state-dir")
+    seed_command = commands.add_parser(
+        "seed", help="seed the demo clinics (tenants, users, patients) into a deployed stage; "
+                     "works against LocalStack and against AWS (e.g. --stage dev)")
+    seed_command.add_argument("--stage", required=True, help=STAGE_HELP)
     return parser
 
 
@@ -107,11 +131,49 @@ def banner(running: RunningStack, directory: Path) -> str:
     return "\n".join(lines)
 
 
-def print_token(tenant: str, role: str, directory: Path) -> int:
-    """Print the ID token of the demo user, or say why there is none."""
+def print_token(tenant: str, role: str, directory: Path, stage: str | None = None) -> int:
+    """Print the ID token of a demo user of `cairn dev` (or of deployed `stage`), or say why not."""
     try:
-        print(id_token(Deployment.read(directory), tenant, role))
-    except (FileNotFoundError, TokenError) as exc:
+        deployment = discover(stage_clients(os.environ), stage) if stage else Deployment.read(directory)
+        print(id_token(deployment, tenant, role, directory))
+    except (FileNotFoundError, TokenError, DiscoveryError) as exc:
+        print(f"cairn token: {exc}", file=sys.stderr)
+        return 1
+    except (BotoCoreError, ClientError) as exc:  # unreachable emulator, no or refused credentials
         print(f"cairn token: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def seed_stage(stage: str) -> int:
+    """Seed the demo clinics into deployed `stage` and say how to use them."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
+    clients = stage_clients(os.environ)
+    try:
+        deployment = discover(clients, stage)
+        report = seed.seed(clients, deployment)
+    except (DiscoveryError, BotoCoreError, ClientError) as exc:
+        print(f"cairn seed: {exc}", file=sys.stderr)
+        return 1
+    print(seeded_banner(deployment, report))
+    return 1 if report.failures else 0
+
+
+def seeded_banner(deployment: Deployment, report: seed.SeedReport) -> str:
+    """What was seeded into a deployed stage, and how to call its API."""
+    endpoint = f"AWS_ENDPOINT_URL={deployment.endpoint_url} " if deployment.endpoint_url else ""
+    where = deployment.endpoint_url or f"AWS account {deployment.account_id} ({deployment.region})"
+    lines = [f"Seeded stage {deployment.stage} at {where}.", f"  API  {deployment.api_url}",
+             "", f"Demo users (password {DEMO_PASSWORD}):"]
+    for tenant, users in deployment.users.items():
+        imported = len(report.patients.get(tenant, []))
+        lines.append(f"  {tenant} ({imported} patients imported): " + ", ".join(users.values()))
+    lines += [f"  import failed: {failure}" for failure in report.failures]
+    lines += [
+        "",
+        "Get a token and call the API:",
+        f"  TOKEN=$({endpoint}.venv/bin/cairn token --stage {deployment.stage} "
+        "--tenant demo-clinic --role physician)",
+        f"  curl -H \"Authorization: Bearer $TOKEN\" {deployment.api_url}/fhir/R4/Patient",
+    ]
+    return "\n".join(lines)

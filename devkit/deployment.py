@@ -35,12 +35,12 @@ class UserPoolOutput:
 
 @dataclass
 class Deployment:
-    """Names, ARNs and addresses of one provisioned embedded (or LocalStack) stack."""
+    """Names, ARNs and addresses of one provisioned embedded, emulated or deployed stack."""
 
     stage: str
     region: str
     account_id: str
-    endpoint_url: str
+    endpoint_url: str  # "" for a stage deployed in AWS itself (devkit/discovery.py)
     embedded: bool
     keys: dict[str, str] = field(default_factory=dict)  # declaration key -> key ARN
     tables: dict[str, str] = field(default_factory=dict)  # declaration key -> table name

@@ -62,11 +62,11 @@ def is_reachable(endpoint_url: str, timeout: float = 1.0) -> bool:
         return False
 
 
-def use_local_credentials() -> None:
+def use_local_credentials(region: str = REGION) -> None:
     """Fake credentials and the emulator's region, so nothing here can ever reach real AWS."""
     os.environ.update(FAKE_CREDENTIALS)
-    os.environ["AWS_DEFAULT_REGION"] = REGION
-    os.environ["AWS_REGION"] = REGION
+    os.environ["AWS_DEFAULT_REGION"] = region
+    os.environ["AWS_REGION"] = region
     for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE"):
         os.environ.pop(name, None)
 

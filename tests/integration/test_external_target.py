@@ -16,15 +16,19 @@ import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import jwt
 import pytest
 from moto.awslambda.models import LambdaFunction
 from moto.server import ThreadedMotoServer
 
 from cairn.aws import AwsClients, AwsSettings
-from devkit import emulator, lambda_executor
+from devkit import emulator, lambda_executor, seed
 from devkit.deployment import Deployment
+from devkit.discovery import discover
 from devkit.provision import ProvisionTarget, provision
-from infra import declarations
+from devkit.seed import TENANTS
+from devkit.tokens import id_token
+from infra import declarations, names
 from infra.layer_contents import DEPENDENCIES_MANIFEST
 
 STAGE = "external"  # moto's backends are per process: a stage no other test provisions
@@ -158,3 +162,46 @@ def test_a_second_provisioning_reuses_every_resource(
     assert len(pools) == 1
     aliases = {a["AliasName"] for a in clients.kms().list_aliases()["Aliases"]}
     assert {f"{k.alias}-{STAGE}" for k in declarations.KEYS} <= aliases
+
+
+def _publish_outputs(clients: AwsClients, deployment: Deployment) -> None:
+    """Stacks named as the CDK app names them, whose outputs describe `deployment` as CDK's would."""
+    pool = deployment.user_pools["clinic"]
+    by_unit = {
+        names.DATA_STACK: {
+            **{names.table_output(k): v for k, v in deployment.tables.items()},
+            **{names.bucket_output(k): v for k, v in deployment.buckets.items()},
+            **{names.key_output(k): v for k, v in deployment.keys.items()},
+        },
+        names.API_STACK: {
+            names.USER_POOL_ID_OUTPUT: pool.id,
+            names.USER_POOL_CLIENT_ID_OUTPUT: pool.client_id,
+            names.api_url_output("fhir-api"): "https://abc123.execute-api.us-east-1.amazonaws.com/external/",
+        },
+        names.WORKFLOWS_STACK: {
+            names.state_machine_output(k): v for k, v in deployment.state_machines.items()},
+    }
+    for unit, outputs in by_unit.items():
+        marker = {"Type": "AWS::SSM::Parameter",
+                  "Properties": {"Name": f"/cairn/{STAGE}/{unit}", "Type": "String", "Value": unit}}
+        template = {"Resources": {"Marker": marker},
+                    "Outputs": {key: {"Value": value} for key, value in outputs.items()}}
+        clients.client("cloudformation").create_stack(StackName=names.stack_name(STAGE, unit),
+                                                      TemplateBody=json.dumps(template))
+
+
+def test_a_deployed_stage_is_discovered_and_its_demo_users_get_tokens(
+    clients: AwsClients, second: Deployment, endpoint: str, tmp_path: Path
+) -> None:
+    _publish_outputs(clients, second)
+    found = discover(clients, STAGE)
+    assert (found.tables, found.buckets, found.keys) == (second.tables, second.buckets, second.keys)
+    assert found.state_machines == second.state_machines
+    assert found.functions == second.functions
+    assert found.user_pools["clinic"].issuer == second.user_pools["clinic"].issuer
+    assert found.api_url == f"{endpoint}/restapis/abc123/external/_user_request_"
+    for tenant in TENANTS:
+        seed.create_users(clients, found, tenant.tenant_id)
+    token = id_token(found, "second-clinic", "nurse", tmp_path)
+    claims = jwt.decode(token, options={"verify_signature": False})
+    assert (claims["custom:tenant_id"], claims["custom:role"]) == ("second-clinic", "nurse")
