@@ -3,7 +3,10 @@
 The embedded target is moto's ThreadedMotoServer on 127.0.0.1 with fake credentials, Step
 Functions execution switched on, and Lambda functions run in-process (devkit.lambda_executor).
 If AWS_ENDPOINT_URL already points at a reachable emulator (LocalStack, or a moto server) the
-stack is provisioned there instead, and that emulator runs the functions its own way.
+stack is provisioned there instead, and that emulator runs the functions its own way, from the
+layers devkit/provision.py publishes. For LocalStack use AWS_ENDPOINT_URL=
+http://localhost.localstack.cloud:4566: the functions are given the JWKS URL under that address,
+and only that host resolves to LocalStack both here and inside its Lambda containers.
 """
 
 from __future__ import annotations

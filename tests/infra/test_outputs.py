@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import pytest
 
 from infra import names
 from infra.declarations import APIS, BUCKETS, KEYS, STATE_MACHINES, TABLES
-from tests.infra.conftest import Synthesis
+from tests.infra.conftest import Synthesis, load_cdk_app_module
 
 pytestmark = pytest.mark.infra
 
@@ -69,3 +72,29 @@ def _logical_id(synthesis: Synthesis, stack: str, resource_type: str, name_prope
                      if resource["Type"] == resource_type
                      and resource["Properties"].get(name_property) == name]
     return logical_id
+
+
+@pytest.fixture(scope="module")
+def local_api_template(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The Api stack of the `local` stage (LocalStack), synthesized with cdk.json's context."""
+    cdk_app = load_cdk_app_module()
+    outdir = tmp_path_factory.mktemp("cdk.out.local")
+    cdk_app.build_app(outdir=str(outdir), context=cdk_app.cli_context(["-c", "stage=local"])).synth()
+    template: dict[str, Any] = json.loads((outdir / "Api.template.json").read_text(encoding="utf-8"))
+    return template
+
+
+def test_local_stage_verifies_tokens_against_localstack_and_runs_without_waf(
+    local_api_template: dict[str, Any],
+) -> None:
+    resources = local_api_template["Resources"].values()
+    assert not [r for r in resources if r["Type"].startswith("AWS::WAFv2::")]
+    (pool_id,) = [lid for lid, r in local_api_template["Resources"].items()
+                  if r["Type"] == "AWS::Cognito::UserPool"]
+    issuer = {"Fn::Join": ["", ["http://localhost.localstack.cloud:4566/", {"Ref": pool_id}]]}
+    identity = [r["Properties"]["Environment"]["Variables"] for r in resources
+                if r["Type"] == "AWS::Lambda::Function"
+                and "CAIRN_JWT_ISSUER" in r["Properties"]["Environment"]["Variables"]]
+    assert identity
+    assert all(variables["CAIRN_JWT_ISSUER"] == issuer for variables in identity)
+    assert {names.USER_POOL_ID_OUTPUT, names.api_url_output("fhir-api")} <= set(local_api_template["Outputs"])
