@@ -1,8 +1,9 @@
 """The local API front: serves every declared API on 127.0.0.1 as API Gateway (REST) would.
 
 Each request is matched against the Chalice apps' routes, authorized by the declared TOKEN
-authorizer, and handed to the API's function through the emulator's Lambda Invoke API (the
-same path Step Functions uses), so the code under test is the deployed function.
+authorizer (except on the API's declared `public_paths`), and handed to the API's function
+through the emulator's Lambda Invoke API (the same path Step Functions uses), so the code under
+test is the deployed function.
 `GET /health` answers 200 once the stack is provisioned and seeded, 503 before.
 """
 
@@ -27,6 +28,7 @@ from infra.declarations import ApiDeclaration
 
 LOGGER = logging.getLogger("cairn.api")
 HEALTH_PATH = "/health"
+HEALTH_METHODS = ("GET", "HEAD")
 LOCAL_API_ID = "cairnlocal"
 
 
@@ -57,7 +59,7 @@ class ApiBackend:
             return gateway.MISSING_AUTHENTICATION_TOKEN
         api = match.route.api
         authorizer: Mapping[str, Any] | None = None
-        if api.authorizer is not None:
+        if api.authorizer is not None and not match.route.public:
             decided = self._authorize(api.authorizer, request)
             if isinstance(decided, GatewayResponse):
                 return decided
@@ -127,7 +129,7 @@ class ApiFront:
 
     def respond(self, request: IncomingRequest) -> GatewayResponse:
         """Health, or the API's response once the backend is in place."""
-        if request.path == HEALTH_PATH and request.method in ("GET", "HEAD"):
+        if request.path == HEALTH_PATH and request.method in HEALTH_METHODS:
             ready = self.ready.is_set() and self.backend is not None
             body = {"status": "ok" if ready else "starting"}
             return GatewayResponse(200 if ready else 503, [("Content-Type", "application/json")],

@@ -31,6 +31,11 @@ class Route:
     def segments(self) -> tuple[str, ...]:
         return tuple(part for part in self.template.split("/") if part)
 
+    @property
+    def public(self) -> bool:
+        """Served without the authorizer: the API has none, or declares this path public."""
+        return self.api.authorizer is None or self.template in self.api.public_paths
+
 
 @dataclass(frozen=True)
 class RouteMatch:
@@ -67,7 +72,11 @@ class RouteTable:
 
     @classmethod
     def from_apps(cls, apps: Mapping[ApiDeclaration, ChaliceApp]) -> RouteTable:
-        """The table of the Chalice apps' routes."""
+        """The table of the Chalice apps' routes; a public path the app lacks is an error."""
+        for api, app in apps.items():
+            missing = set(api.public_paths) - set(app.routes)
+            if missing:
+                raise ValueError(f"{api.app_module} has no route {sorted(missing)}, declared public in APIS")
         return cls([
             Route(template, frozenset(methods), api)
             for api, app in apps.items()

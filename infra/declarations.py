@@ -94,11 +94,14 @@ class ApiDeclaration:
     """A Chalice application served behind API Gateway by `function`.
 
     Routes come from the Chalice app itself (`app_module`), so the API and the app agree.
+    `public_paths` are route paths served without the authorizer (every method on them); each
+    needs a reviewed reason in infra/components/rest_api.py PUBLIC_PATH_REASONS.
     """
 
     function: str
     app_module: str
     authorizer: str | None  # name of the authorizer function; None for public routes
+    public_paths: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -166,7 +169,8 @@ FUNCTIONS: tuple[FunctionDeclaration, ...] = (
 )
 
 APIS: tuple[ApiDeclaration, ...] = (
-    ApiDeclaration(function="fhir-api", app_module="functions.fhir_api.app", authorizer="authorizer"),
+    ApiDeclaration(function="fhir-api", app_module="functions.fhir_api.app", authorizer="authorizer",
+                   public_paths=("/fhir/R4/metadata",)),  # FHIR capability discovery needs no token
 )
 
 STATE_MACHINES: tuple[StateMachineDeclaration, ...] = (

@@ -1,8 +1,11 @@
-"""The FHIR R4 clinical API (Chalice): Patient create, read and search.
+"""The FHIR R4 clinical API (Chalice): Patient create, read and search, and the public
+CapabilityStatement at /fhir/R4/metadata.
 
 The caller comes only from the authorizer's context (verified token claims), never from the
-request. Every route is declared explicitly: the CDK app and the local API front read
-`app.routes`. Errors become OperationOutcomes in one place (cairn.fhir.rest.error).
+request; only the metadata route is public (infra.declarations APIS `public_paths`). Every
+route is declared explicitly: the CDK app and the local API front read `app.routes`, and the
+CapabilityStatement is built from them. Errors become OperationOutcomes in one place
+(cairn.fhir.rest.error).
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import json
 import os
 from collections.abc import Callable
 from functools import cache, wraps
+from importlib import metadata
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -18,8 +22,10 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from chalice import Chalice, ConvertToMiddleware, Response
 
+from cairn.clock import utc_now
 from cairn.errors import CairnError
 from cairn.fhir import rest
+from cairn.fhir.capability import METADATA_PATH, capability_statement
 from cairn.fhir.search import parse_search
 from cairn.patients import PATIENT, PatientService
 from cairn.runtime import ClinicalRuntime
@@ -54,6 +60,16 @@ def service_base() -> str:
     return rest.service_base(app.current_request.context, app.current_request.headers)
 
 
+@cache
+def software_version() -> str | None:
+    """Cairn's version from its package metadata; None where it is not installed (on Lambda the
+    code ships as a layer, not a distribution)."""
+    try:
+        return metadata.version("cairn")
+    except metadata.PackageNotFoundError:
+        return None
+
+
 def fhir(view: Callable[..., rest.FhirResponse]) -> Callable[..., Response]:
     """Render a view's FhirResponse, or its error as an OperationOutcome."""
 
@@ -72,6 +88,16 @@ def fhir(view: Callable[..., rest.FhirResponse]) -> Callable[..., Response]:
         return Response(body=json.dumps(answer.body), status_code=answer.status, headers=headers)
 
     return render
+
+
+@app.route(METADATA_PATH, methods=["GET"], content_types=rest.ACCEPTED_BODY_TYPES)
+@fhir
+def capabilities() -> rest.FhirResponse:
+    """What this API supports, from its own routes: public, it holds no PHI and no tenant data."""
+    statement = capability_statement(
+        app.routes, base=service_base(), published=utc_now(), software_version=software_version()
+    )
+    return rest.FhirResponse(200, statement, {})
 
 
 @app.route("/fhir/R4/Patient", methods=["POST"], content_types=rest.ACCEPTED_BODY_TYPES)

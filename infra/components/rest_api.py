@@ -2,8 +2,10 @@
 
 The Chalice app object is itself the Lambda handler and dispatches API Gateway proxy events by
 `requestContext.resourcePath`, so the API declares one resource per path segment with the exact
-Chalice path, and a proxy integration to the declared function for each method. Chalice's own
-CDK construct (a SAM transform) and packager (downloads wheels) are not used.
+Chalice path, and a proxy integration to the declared function for each method. Every method
+uses the TOKEN authorizer except those on the declaration's `public_paths`, each of which needs
+a reviewed reason in PUBLIC_PATH_REASONS. Chalice's own CDK construct (a SAM transform) and
+packager (downloads wheels) are not used.
 """
 
 from __future__ import annotations
@@ -58,6 +60,16 @@ ACCESS_LOG_FIELDS = {
     "authorizerError": "$context.authorizer.error",
     "wafStatus": "$context.waf.status",
 }
+# Why each declared public path may skip the authorizer; a public path without one fails synth.
+PUBLIC_PATH_REASONS = {
+    "/fhir/R4/metadata": "FHIR capability discovery is public by specification (clients read "
+    "GET [base]/metadata before they authenticate) and the response holds no PHI or tenant data: "
+    "only the CapabilityStatement built from the code's routes and search parameters.",
+}
+AUTHORIZED_REASON = (
+    "This method uses the REST TOKEN authorizer, which verifies Cognito-issued ID tokens against the "
+    "user pool's JWKS, issuer and client ids, and adds the tenant, role and user from them."
+)
 _PATH_PARAMETER = re.compile(r"{([^}+]+)\+?}")
 
 
@@ -87,8 +99,9 @@ def chalice_routes(app_module: str) -> list[Route]:
 
 
 class ChaliceRestApi(Construct):
-    """The REST API of one APIS declaration: authorizer on every method, validated requests,
-    access and execution logs (KMS-encrypted), X-Ray, stage throttling, and a WAF web ACL."""
+    """The REST API of one APIS declaration: authorizer on every method but the declared public
+    paths, validated requests, access and execution logs (KMS-encrypted), X-Ray, stage
+    throttling, and a WAF web ACL."""
 
     def __init__(
         self,
@@ -166,23 +179,29 @@ class ChaliceRestApi(Construct):
         resource_model = self.api.add_model(
             "FhirResource", content_type="application/json", schema=FHIR_RESOURCE_SCHEMA
         )
-        for route in chalice_routes(declared.app_module):
+        routes = chalice_routes(declared.app_module)
+        _check_public_paths(declared, {route.path for route in routes})
+        for route in routes:
+            public = authorizer is None or route.path in declared.public_paths
             resource = self.api.root.resource_for_path(route.path) if route.path != "/" else self.api.root
             parameters = {f"method.request.path.{p}": True for p in _PATH_PARAMETER.findall(route.path)}
             models = None
             if route.method in BODY_METHODS and route.path.startswith(FHIR_PATH_PREFIX):
                 models = {kind: resource_model for kind in route.content_types if kind.endswith("json")}
-            resource.add_method(
+            method = resource.add_method(
                 route.method,
                 integration,
-                authorizer=authorizer,
-                authorization_type=apigw.AuthorizationType.CUSTOM
-                if authorizer
-                else apigw.AuthorizationType.NONE,
+                authorizer=None if public else authorizer,
+                authorization_type=apigw.AuthorizationType.NONE if public else apigw.AuthorizationType.CUSTOM,
                 request_validator=validator,
                 request_parameters=parameters or None,
                 request_models=models or None,
             )
+            if route.path in declared.public_paths:
+                acknowledge(method, "AwsSolutions-APIG4", PUBLIC_PATH_REASONS[route.path])
+                acknowledge(method, "AwsSolutions-COG4", PUBLIC_PATH_REASONS[route.path])
+            elif not public:
+                acknowledge(method, "AwsSolutions-COG4", AUTHORIZED_REASON)
 
     def _web_acl(self, stage: StageConfig, log_key: kms.IKey) -> None:
         def managed(priority: int, name: str, *, count: tuple[str, ...] = ()) -> wafv2.CfnWebACL.RuleProperty:
@@ -284,13 +303,6 @@ class ChaliceRestApi(Construct):
             )
             acknowledge(self.api, "AwsSolutions-APIG4", reason)
             acknowledge(self.api, "AwsSolutions-COG4", reason)
-        else:
-            acknowledge(
-                self.api,
-                "AwsSolutions-COG4",
-                "Every method uses the REST TOKEN authorizer, which verifies Cognito-issued JWTs against the "
-                "user pool's JWKS, issuer and client ids, and adds the tenant, role and user from them.",
-            )
         if not stage.waf_enabled:
             acknowledge(
                 self.api,
@@ -298,6 +310,15 @@ class ChaliceRestApi(Construct):
                 f"Stage {stage.name} runs without WAF (cdk.json stages: waf_enabled false), e.g. on "
                 "LocalStack; requests are still authorized, validated and throttled.",
             )
+
+
+def _check_public_paths(declared: ApiDeclaration, paths: set[str]) -> None:
+    """Every declared public path is a route of the app and has a reviewed reason."""
+    for path in declared.public_paths:
+        if path not in paths:
+            raise ValueError(f"{declared.app_module} has no route {path}, declared public in APIS")
+        if path not in PUBLIC_PATH_REASONS:
+            raise ValueError(f"public path {path} needs a reviewed reason in PUBLIC_PATH_REASONS")
 
 
 def _visibility(metric: str) -> wafv2.CfnWebACL.VisibilityConfigProperty:

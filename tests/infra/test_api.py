@@ -1,4 +1,5 @@
-"""The REST API serves exactly the Chalice app's routes, every one behind the token authorizer."""
+"""The REST API serves exactly the Chalice app's routes, every one behind the token authorizer
+except the declared public paths."""
 
 from __future__ import annotations
 
@@ -39,18 +40,49 @@ def test_methods_are_exactly_the_chalice_routes(synthesis):
     assert served == expected
 
 
-def test_every_method_uses_the_token_authorizer_and_the_validator(synthesis):
+def test_every_method_but_the_declared_public_paths_uses_the_token_authorizer_and_the_validator(synthesis):
+    (api,) = APIS
     (authorizer_id,) = synthesis.resources("AWS::ApiGateway::Authorizer")
     synthesis.template("Api").has_resource_properties(
         "AWS::ApiGateway::Authorizer",
         {"Type": "TOKEN", "IdentitySource": "method.request.header.Authorization"},
     )
+    paths = _resource_paths(synthesis)
+    public = set()
     for logical_id, (_, method) in synthesis.resources("AWS::ApiGateway::Method").items():
         properties = method["Properties"]
-        assert properties["AuthorizationType"] == "CUSTOM", logical_id
-        assert properties["AuthorizerId"] == {"Ref": authorizer_id}, logical_id
+        path = paths[properties["ResourceId"]["Ref"]]
+        if path in api.public_paths:
+            public.add((path, properties["HttpMethod"]))
+            assert properties["AuthorizationType"] == "NONE", logical_id
+            assert "AuthorizerId" not in properties, logical_id
+        else:
+            assert properties["AuthorizationType"] == "CUSTOM", logical_id
+            assert properties["AuthorizerId"] == {"Ref": authorizer_id}, logical_id
         assert "RequestValidatorId" in properties, logical_id
         assert properties["Integration"]["Type"] == "AWS_PROXY", logical_id
+    assert public == {("/fhir/R4/metadata", "GET")}
+
+
+def _acknowledged(resource: dict) -> dict[str, str]:
+    """The cdk-nag rules acknowledged in a resource's Metadata: rule id -> reason."""
+    rules = resource.get("Metadata", {}).get("cdk_nag", {}).get("rules_to_suppress", [])
+    return {rule["id"]: rule["reason"] for rule in rules}
+
+
+def test_only_the_public_methods_acknowledge_missing_authorization_and_say_why(synthesis):
+    (api,) = APIS
+    paths = _resource_paths(synthesis)
+    for logical_id, (_, method) in synthesis.resources("AWS::ApiGateway::Method").items():
+        rules = _acknowledged(method)
+        if paths[method["Properties"]["ResourceId"]["Ref"]] in api.public_paths:
+            assert "public by specification" in rules["AwsSolutions-APIG4"], logical_id
+            assert "no PHI or tenant data" in rules["AwsSolutions-COG4"], logical_id
+        else:
+            assert "AwsSolutions-APIG4" not in rules, logical_id
+            assert "TOKEN authorizer" in rules["AwsSolutions-COG4"], logical_id
+    for logical_id, (_, rest_api) in synthesis.resources("AWS::ApiGateway::RestApi").items():
+        assert not {"AwsSolutions-APIG4", "AwsSolutions-COG4"} & set(_acknowledged(rest_api)), logical_id
 
 
 def test_path_parameters_are_required_and_fhir_bodies_are_validated(synthesis):

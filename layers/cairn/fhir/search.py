@@ -1,14 +1,9 @@
 """FHIR search parameters Cairn supports, what each indexes, and how a query is parsed.
 
-Patient parameters (all exact match on a normalized token: NFKD, accents stripped, casefolded,
-whitespace collapsed; see cairn.crypto.blind_index.normalize):
-  name        any one part of any name: a family name or a given name, whole ("van der Berg")
-              or any single word of it ("Berg"). No prefix or substring match: a blind index
-              can only answer "equal".
-  birthdate   the birthDate exactly as stored ("1990-04-01", or "1990" if only the year is
-              known). No ranges or prefixes (ge, lt, ...).
-  identifier  "system|value" matches that system and value; "value" (or "|value") matches
-              the value in any system.
+Each parameter is declared once, in SEARCH_PARAMETERS, with its FHIR type and its documented
+semantics; the CapabilityStatement (cairn.fhir.capability) is built from these declarations.
+Every match is exact, on a normalized token (NFKD, accents stripped, casefolded, whitespace
+collapsed; see cairn.crypto.blind_index.normalize): a blind index can only answer "equal".
 Several parameters, or one repeated, are ANDed. `_count` bounds the page (default 20, max 100).
 """
 
@@ -24,6 +19,17 @@ from cairn.errors import InvalidSearch
 DEFAULT_COUNT = 20
 MAX_COUNT = 100
 COUNT_PARAMETER = "_count"
+COUNT_DOCUMENTATION = f"The page size: {DEFAULT_COUNT} by default, at most {MAX_COUNT} (more is capped)."
+ANDED_DOCUMENTATION = (
+    "Search parameters, several or one repeated, are combined with AND; a comma in a value is part "
+    "of the value, not an OR."
+)
+CORE_SEARCH_PARAMETERS = "http://hl7.org/fhir/SearchParameter"
+# Every parameter is answered by a blind index: exact match of normalized values, no modifiers.
+EXACT_MATCH = (
+    "Values are compared exactly after normalization (case, accents and repeated whitespace are "
+    "ignored); modifiers such as :exact, :contains or :missing are not supported."
+)
 EXACT_DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
 
 Extractor = Callable[[Mapping[str, Any]], set[str]]
@@ -65,8 +71,13 @@ def _identifier_query(raw: str) -> str:
 
 @dataclass(frozen=True)
 class SearchParameter:
+    """A supported search parameter: how resources are indexed for it and how it is documented."""
+
     name: str
     indexed_values: Extractor  # what a stored resource is findable by
+    type: str  # its FHIR search parameter type: string, date, token, ...
+    definition: str  # canonical URL of the FHIR core SearchParameter it narrows
+    documentation: str  # Cairn's semantics, published in the CapabilityStatement
     query_value: Callable[[str], str] = str  # how a query string maps onto those values
     pattern: re.Pattern[str] | None = None
     pattern_hint: str = ""
@@ -74,10 +85,24 @@ class SearchParameter:
 
 SEARCH_PARAMETERS: Mapping[str, Mapping[str, SearchParameter]] = {
     "Patient": {
-        "name": SearchParameter("name", _name_parts),
-        "birthdate": SearchParameter("birthdate", _birthdate, pattern=EXACT_DATE,
-                                     pattern_hint="an exact date: YYYY-MM-DD, YYYY-MM or YYYY"),
-        "identifier": SearchParameter("identifier", _identifiers, _identifier_query),
+        "name": SearchParameter(
+            "name", _name_parts, "string", f"{CORE_SEARCH_PARAMETERS}/Patient-name",
+            "Exact match on any one part of any name: a family name or a given name, whole "
+            '("van der Berg") or any single word of it ("Berg"). No prefix or substring match. '
+            + EXACT_MATCH,
+        ),
+        "birthdate": SearchParameter(
+            "birthdate", _birthdate, "date", f"{CORE_SEARCH_PARAMETERS}/individual-birthdate",
+            'Exact match on the birthDate as stored: "1990-04-01", or "1990-04" / "1990" when only '
+            "the month or year is known. No ranges or prefixes (eq, ge, lt, ...). " + EXACT_MATCH,
+            pattern=EXACT_DATE, pattern_hint="an exact date: YYYY-MM-DD, YYYY-MM or YYYY",
+        ),
+        "identifier": SearchParameter(
+            "identifier", _identifiers, "token", f"{CORE_SEARCH_PARAMETERS}/Patient-identifier",
+            'Exact match: "system|value" matches that system and value; "value" or "|value" '
+            "matches the value in any system. " + EXACT_MATCH,
+            _identifier_query,
+        ),
     },
 }
 

@@ -8,12 +8,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from fhir.resources.R4B.capabilitystatement import CapabilityStatement
 
 from cairn.fhir.rest import MAX_BODY_BYTES
 from devkit.demo_data import demo_patient
 from functions.fhir_api import app as api
 from multitenant.context import Role, TenantContext
-from tests.integration.clinical.support import LambdaContext, caller
+from tests.integration.clinical.support import AUDIT_TABLE, LambdaContext, caller
 
 HOST = "abc123defg.execute-api.us-east-1.amazonaws.com"
 BASE = f"https://{HOST}/test"  # API Gateway's endpoint: the stage comes first in the path
@@ -196,6 +197,24 @@ def test_patient_user_reads_only_their_own_record():
 
 def test_routes_are_declared_explicitly_for_the_cdk_app_and_the_local_front():
     assert {path: sorted(methods) for path, methods in api.app.routes.items()} == {
+        "/fhir/R4/metadata": ["GET"],
         "/fhir/R4/Patient": ["GET", "POST"],
         "/fhir/R4/Patient/{id}": ["GET"],
     }
+
+
+def test_metadata_without_authorizer_context_is_the_capability_statement(cloud):
+    status, headers, body = call("GET", "/fhir/R4/metadata", None)
+
+    assert status == 200
+    assert headers["Content-Type"] == "application/fhir+json"
+    CapabilityStatement.model_validate(body)
+    assert (body["resourceType"], body["kind"], body["fhirVersion"]) == (
+        "CapabilityStatement", "instance", "4.0.1",
+    )
+    assert body["implementation"]["url"] == f"{BASE}/fhir/R4"
+    (resource,) = body["rest"][0]["resource"]
+    assert resource["type"] == "Patient"
+    # Public, so it must touch no tenant data: no clinical runtime was built, nothing was audited.
+    assert api.runtime.cache_info().currsize == 0
+    assert cloud.scan(AUDIT_TABLE) == []
