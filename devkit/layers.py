@@ -37,6 +37,7 @@ class LayerSource:
     description: str
     trees: Callable[[], Mapping[str, Path]]
     content_hash: Callable[[], str]
+    bytecode: bool = False  # ship the tree's precompiled bytecode (the dependency layer's)
 
 
 def layer_sources(
@@ -48,7 +49,7 @@ def layer_sources(
                     lambda: cairn_trees, lambda: cairn_layer_hash(cairn_trees)),
         LayerSource("dependencies", "Cairn's runtime dependencies from pyproject",
                     lambda: dependency_trees(dependencies_dir),
-                    lambda: dependency_layer_hash(dependencies_dir)),
+                    lambda: dependency_layer_hash(dependencies_dir), bytecode=True),
     ]
 
 
@@ -71,7 +72,7 @@ def _publish(clients: AwsClients, name: str, bucket: str, source: LayerSource) -
         return existing
     LOGGER.info("publishing layer %s", name)
     key = f"layers/{name}/{content_hash}.zip"
-    clients.s3().put_object(Bucket=bucket, Key=key, Body=layer_zip(source.trees()))
+    clients.s3().put_object(Bucket=bucket, Key=key, Body=layer_zip(source.trees(), bytecode=source.bytecode))
     published = aws_lambda.publish_layer_version(
         LayerName=name,
         Description=f"{source.description} ({HASH_MARKER}{content_hash})",

@@ -24,9 +24,9 @@ def function_zip(source_dir: Path) -> bytes:
     return _zip((path.relative_to(source_dir).as_posix(), path) for path in source_files(source_dir))
 
 
-def layer_zip(trees: Mapping[str, Path]) -> bytes:
+def layer_zip(trees: Mapping[str, Path], *, bytecode: bool = False) -> bytes:
     """A layer's zip: each tree of `trees` ({name: root}) under python/<name>/ ("" under python/)."""
-    return _zip(layer_entries(trees))
+    return _zip(layer_entries(trees, bytecode=bytecode))
 
 
 def _zip(entries: Iterable[tuple[str, Path]]) -> bytes:

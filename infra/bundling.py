@@ -50,12 +50,13 @@ def lambda_architecture() -> lambda_.Architecture:
 class _CopyTrees:
     """Copies source trees into `<output>/python/<name>/`."""
 
-    def __init__(self, trees: dict[str, Path]) -> None:
+    def __init__(self, trees: dict[str, Path], *, bytecode: bool = False) -> None:
         self._trees = trees
+        self._bytecode = bytecode
 
     def try_bundle(self, output_dir: str, *_options: Any, **_props: Any) -> bool:
         # jsii passes the BundlingOptions positionally; nothing in them applies to a local copy.
-        for inside, path in layer_entries(self._trees):
+        for inside, path in layer_entries(self._trees, bytecode=self._bytecode):
             target = Path(output_dir, inside)
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(path, target)
@@ -83,5 +84,7 @@ def dependency_layer_code(directory: Path = DEPENDENCIES_DIR) -> lambda_.Code:
         str(PROJECT_ROOT / "layers"),
         asset_hash_type=AssetHashType.CUSTOM,
         asset_hash=dependency_layer_hash(directory),
-        bundling=BundlingOptions(image=_UNUSED_IMAGE, local=_CopyTrees(dependency_trees(directory))),
+        bundling=BundlingOptions(
+            image=_UNUSED_IMAGE, local=_CopyTrees(dependency_trees(directory), bytecode=True)
+        ),
     )

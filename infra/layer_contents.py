@@ -31,21 +31,24 @@ class MissingDependencyLayer(RuntimeError):
     """build/lambda-deps has not been built; the message says how to build it."""
 
 
-def source_files(root: Path) -> Iterator[Path]:
-    """The files under `root` that ship, sorted, without caches and bytecode."""
+def source_files(root: Path, *, bytecode: bool = False) -> Iterator[Path]:
+    """The files under `root` that ship, sorted, without tool caches; bytecode only if asked
+    for (the dependency tree's is precompiled for Lambda; a source tree's is a local cache)."""
+    skipped_parts = SKIPPED_PARTS - {"__pycache__"} if bytecode else SKIPPED_PARTS
+    skipped_suffixes = frozenset() if bytecode else SKIPPED_SUFFIXES
     for path in sorted(root.rglob("*")):
         relative = path.relative_to(root)
-        if path.is_file() and not SKIPPED_PARTS & set(relative.parts) and path.suffix not in SKIPPED_SUFFIXES:
+        if path.is_file() and not skipped_parts & set(relative.parts) and path.suffix not in skipped_suffixes:
             yield path
 
 
-def layer_entries(trees: Mapping[str, Path]) -> Iterator[tuple[str, Path]]:
+def layer_entries(trees: Mapping[str, Path], *, bytecode: bool = False) -> Iterator[tuple[str, Path]]:
     """(path inside the layer, source file) for every file of `trees` ({name: root}).
 
     A tree named "" lands directly under python/ (the dependency layer's site-packages).
     """
     for name, root in trees.items():
-        for path in source_files(root):
+        for path in source_files(root, bytecode=bytecode):
             inside = Path(LAYER_PREFIX, name, path.relative_to(root)) if name else Path(
                 LAYER_PREFIX, path.relative_to(root))
             yield inside.as_posix(), path
@@ -62,7 +65,9 @@ def cairn_layer_hash(trees: Mapping[str, Path] = CAIRN_LAYER_TREES) -> str:
 
 
 def dependency_trees(directory: Path = DEPENDENCIES_DIR) -> dict[str, Path]:
-    """The dependency layer's single tree, or MissingDependencyLayer if it was never built."""
+    """The dependency layer's single tree, or MissingDependencyLayer if it was never built.
+    Ship it with its bytecode (`bytecode=True`): scripts/build_lambda_deps.py precompiles it
+    hash-based, because /opt is read-only and a cold start would otherwise compile every import."""
     if not (directory / DEPENDENCIES_MANIFEST).is_file():
         raise MissingDependencyLayer(
             f"{directory} is missing: build the Lambda dependency layer first with "

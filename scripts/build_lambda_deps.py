@@ -80,6 +80,7 @@ def main() -> int:
     alone = [s for s in specs if Requirement(s).name.lower() in WITHOUT_REQUIREMENTS]
     frozen = frozen_versions()
     manifest = {"requirements": specs, "platform": PLATFORMS[machine], "python": PYTHON_VERSION,
+                "bytecode": "unchecked-hash",
                 "constraints_sha256": hashlib.sha256(frozen.encode()).hexdigest()}
     with tempfile.TemporaryDirectory() as scratch:
         constraints = Path(scratch, "constraints.txt")

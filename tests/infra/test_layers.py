@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -26,6 +28,19 @@ def _layer_dirs(synthesis: Synthesis) -> dict[str, Path]:
                      if any(d["objectKey"] == object_key for d in asset["destinations"].values())]
         layers[logical_id] = synthesis.outdir / source
     return layers
+
+
+def _function_dirs(synthesis: Synthesis) -> dict[str, tuple[Path, str]]:
+    """Each function's logical id -> (its bundled code folder, its handler string)."""
+    functions = {}
+    for logical_id, (stack, resource) in synthesis.resources("AWS::Lambda::Function").items():
+        properties = resource["Properties"]
+        object_key = properties["Code"]["S3Key"]
+        manifest = json.loads((synthesis.outdir / f"{stack}.assets.json").read_text(encoding="utf-8"))
+        (source,) = [asset["source"]["path"] for asset in manifest["files"].values()
+                     if any(d["objectKey"] == object_key for d in asset["destinations"].values())]
+        functions[logical_id] = (synthesis.outdir / source, properties["Handler"])
+    return functions
 
 
 def _dependency_layer(synthesis: Synthesis) -> Path:
@@ -64,8 +79,41 @@ def test_dependency_layer_binary_wheels_load_on_the_lambda_runtime(synthesis: Sy
         assert any(p.startswith(LOADABLE_TAGS) for p in platforms), f"{name}: {sorted(platforms)}"
 
 
+def test_dependency_layer_ships_bytecode_lambda_uses_without_checking_sources(synthesis: Synthesis) -> None:
+    python = _dependency_layer(synthesis) / "python"
+    compiled = list((python / "cryptography").rglob("*.cpython-311.pyc"))
+
+    assert compiled
+    for pyc in compiled[:20]:
+        flags = int.from_bytes(pyc.read_bytes()[4:8], "little")
+        assert flags == 0b01, f"{pyc.name}: hash-based and unchecked (PEP 552), not timestamp-based"
+
+
 def test_dependency_layer_leaves_out_chalice_cli_requirements(synthesis: Synthesis) -> None:
     python = _dependency_layer(synthesis) / "python"
 
     assert not list(python.glob("inquirer-*.dist-info"))
     assert not (python / "bin").exists()
+
+
+# What Lambda does at a cold start, in an isolated interpreter with nothing but the standard
+# library, the function's code and the layers' python/ folders on the path.
+_COLD_START = """
+import importlib, sys
+code, handler, *layers = sys.argv[1:]
+sys.path[:0] = [code, *layers]
+module_name, attribute = handler.rsplit(".", 1)
+assert callable(getattr(importlib.import_module(module_name), attribute))
+"""
+
+
+def test_every_function_imports_its_handler_from_its_code_and_the_layers_alone(synthesis: Synthesis) -> None:
+    layers = [str(path / "python") for path in _layer_dirs(synthesis).values()]
+    functions = _function_dirs(synthesis)
+    assert functions
+    for logical_id, (code, handler) in functions.items():
+        started = subprocess.run(
+            [sys.executable, "-I", "-S", "-c", _COLD_START, str(code), handler, *layers],
+            capture_output=True, text=True, timeout=120, env={"PATH": "/usr/bin:/bin"}, check=False,
+        )
+        assert started.returncode == 0, f"{logical_id} ({handler}): {started.stderr[-2000:]}"
