@@ -70,7 +70,7 @@ synth: $(STAMP) $(LAMBDA_DEPS) system-packages
 bench: $(STAMP)
 	$(BIN)/python -m bench.patient_slice
 
-## Deploy the same CDK app into LocalStack (needs Docker and LOCALSTACK_AUTH_TOKEN; see README)
+## Deploy the same CDK app into LocalStack and seed it (needs Docker and LOCALSTACK_AUTH_TOKEN; see docs/localstack.md)
 deploy-localstack: $(STAMP) $(LAMBDA_DEPS)
 	bash scripts/deploy-localstack.sh
 
