@@ -315,8 +315,9 @@ def function_environment(
     values.update({key.env: deployment.keys[key.key] for key in declarations.KEYS if key.env})
     values.update({b.env: deployment.buckets[b.key] for b in declarations.BUCKETS if b.env})
     values.update({m.env: deployment.state_machines[m.name] for m in declarations.STATE_MACHINES})
+    pool = next(iter(deployment.user_pools.values()))
+    values[config.USER_POOL_ID] = pool.id
     if declared.identity:
-        pool = next(iter(deployment.user_pools.values()))
         values.update({
             config.USER_POOL_ID: pool.id,
             config.USER_POOL_CLIENT_IDS: pool.client_id,

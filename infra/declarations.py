@@ -27,6 +27,7 @@ class Access(StrEnum):
     APPEND = "append"  # put new items only: the audit trail
     ENCRYPT_DECRYPT = "encrypt_decrypt"
     START = "start"  # state machines: start executions
+    ADMINISTER_USERS = "administer_users"  # user pools: create, change, disable users and groups
 
 
 @dataclass(frozen=True)
@@ -217,4 +218,6 @@ def environment_names(declared: FunctionDeclaration) -> tuple[str, ...]:
             names.append(machine.env)
     if declared.identity:
         names += [config.USER_POOL_ID, config.USER_POOL_CLIENT_IDS, config.JWT_ISSUER, config.JWKS_URL]
+    elif any(pool.key in declared.uses for pool in USER_POOLS):
+        names.append(config.USER_POOL_ID)
     return tuple(names)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from aws_cdk import ArnFormat, Aws, Stack
+from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -27,6 +28,24 @@ from infra.stage import StageConfig
 
 # What a customer-managed-key table needs from KMS for a PutItem, and only through DynamoDB.
 _APPEND_KEY_ACTIONS = ("kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey")
+# User administration (invite, change role, disable, groups), on one user pool and nothing else.
+_ADMINISTER_USERS_ACTIONS = (
+    "cognito-idp:AdminCreateUser",
+    "cognito-idp:AdminGetUser",
+    "cognito-idp:AdminUpdateUserAttributes",
+    "cognito-idp:AdminDisableUser",
+    "cognito-idp:AdminEnableUser",
+    "cognito-idp:AdminDeleteUser",
+    "cognito-idp:AdminUserGlobalSignOut",
+    "cognito-idp:AdminAddUserToGroup",
+    "cognito-idp:AdminRemoveUserFromGroup",
+    "cognito-idp:AdminListGroupsForUser",
+    "cognito-idp:ListUsers",
+    "cognito-idp:ListUsersInGroup",
+    "cognito-idp:CreateGroup",
+    "cognito-idp:GetGroup",
+    "cognito-idp:DeleteGroup",
+)
 # Field-level envelope encryption: wrap and unwrap tenant data keys (cairn.crypto.keyring).
 _ENCRYPT_DECRYPT_ACTIONS = ("kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey")
 
@@ -49,11 +68,18 @@ class DataCatalog(Construct):
     """Imports of every declared table, bucket and key, and the least-privilege grants on them."""
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, stage: StageConfig, keys: Mapping[str, kms.IKey]
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        stage: StageConfig,
+        keys: Mapping[str, kms.IKey],
+        user_pools: Mapping[str, cognito.IUserPool] | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.stage = stage
         self.keys = dict(keys)
+        self.user_pools = dict(user_pools or {})
         self.tables: dict[str, dynamodb.ITable] = {
             declared.key: import_table(self, stage, declared, keys[declared.encryption_key])
             for declared in TABLES
@@ -89,6 +115,8 @@ class DataCatalog(Construct):
                 self._grant_bucket(grantee, resource, access)
             elif resource in self.keys and access is Access.ENCRYPT_DECRYPT:
                 self._grant_key(grantee, resource)
+            elif resource in self.user_pools and access is Access.ADMINISTER_USERS:
+                self.user_pools[resource].grant(grantee, *_ADMINISTER_USERS_ACTIONS)
             elif resource in self.state_machine_arns and access is Access.START:
                 sfn.StateMachine.from_state_machine_arn(
                     self, f"Started{resource.title()}", self.state_machine_arns[resource]

@@ -38,7 +38,7 @@ class ApiStack(Stack):
         log_key = keys[STORAGE_ENCRYPTION_KEY]
         self.directory = UserDirectory(self, "Users", stage=stage)
         (pool,) = USER_POOLS  # FunctionDeclaration.identity names no pool: there is exactly one
-        catalog = DataCatalog(self, "Data", stage=stage, keys=keys)
+        catalog = DataCatalog(self, "Data", stage=stage, keys=keys, user_pools=self.directory.pools)
         self.functions = Functions(
             self,
             "Functions",
