@@ -167,6 +167,13 @@ FUNCTIONS: tuple[FunctionDeclaration, ...] = (
               "data": Access.ENCRYPT_DECRYPT, "documents": Access.READ},
         timeout_seconds=300, memory_mb=1024,
     ),
+    FunctionDeclaration(
+        name="tenant-onboarding", source="tenant_onboarding", handler="handler.handler",
+        description="the steps of tenant onboarding and their compensation (control plane)",
+        uses={"tenants": Access.READ_WRITE, "clinical": Access.READ_WRITE, "audit": Access.APPEND,
+              "data": Access.ENCRYPT_DECRYPT, "clinic": Access.ADMINISTER_USERS},
+        timeout_seconds=60,
+    ),
 )
 
 APIS: tuple[ApiDeclaration, ...] = (
@@ -183,6 +190,14 @@ STATE_MACHINES: tuple[StateMachineDeclaration, ...] = (
                        "DocumentsBucket": "bucket:documents"},
         invokes=("bundle-import",),
         uses={"documents": Access.READ_WRITE},
+    ),
+    StateMachineDeclaration(
+        name="tenant-onboarding", definition="tenant_onboarding.asl.json",
+        description="onboards a clinic: registry, data key, identity group, first admin, settings; "
+                    "compensates on failure",
+        env=config.TENANT_ONBOARDING_STATE_MACHINE_ARN,
+        substitutions={"TenantOnboardingFunctionArn": "function:tenant-onboarding"},
+        invokes=("tenant-onboarding",),
     ),
 )
 

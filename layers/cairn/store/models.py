@@ -101,9 +101,15 @@ class TenantItem(Model):
 
     tenant_id = UnicodeAttribute(hash_key=True)
     name = UnicodeAttribute()
-    status = UnicodeAttribute()
-    tier = UnicodeAttribute()
+    status = UnicodeAttribute()  # multitenant.lifecycle.TenantStatus
+    tier = UnicodeAttribute()  # multitenant.tiers.Tier
     created = UnicodeAttribute()
+    # Added with the tenancy control plane (null for items written before it).
+    updated = UnicodeAttribute(null=True)
+    admin_email = UnicodeAttribute(null=True)  # the first admin's invitation address (not PHI)
+    onboarding_request_id = UnicodeAttribute(null=True)  # makes re-running onboarding idempotent
+    version = NumberAttribute(null=True)  # optimistic concurrency on status changes
+    status_reason = UnicodeAttribute(null=True)  # why the last transition happened
 
 
 TABLE_MODELS: tuple[type[Model], ...] = (ClinicalItem, AuditItem, TenantItem)

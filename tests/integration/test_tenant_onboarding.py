@@ -1,0 +1,208 @@
+"""The tenant-onboarding workflow, run by the embedded runtime: the real ASL, the real task
+handler, moto's KMS, DynamoDB and Cognito. Success, idempotent re-runs, compensation that leaves
+nothing half-made, and the refusals (duplicate id, unknown tier, email in use)."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from moto.core.config import default_user_config
+
+from cairn.aws import AwsClients, AwsSettings
+from cairn.crypto.keyring import CURRENT_KEY_SK, keyring_pk
+from devkit import emulator, seed
+from devkit.deployment import Deployment
+from devkit.provision import ProvisionTarget, provision
+from multitenant.errors import InvalidOnboardingRequest, TenantAlreadyExists
+from multitenant.lifecycle import TenantStatus
+from multitenant.onboarding import DEFAULT_SETTINGS
+from multitenant.provisioning import DynamoTenantSettings, OnboardingLauncher, group_name
+from multitenant.registry import DynamoTenantRegistry
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    saved_environ = dict(os.environ)
+    saved_sfn_config = dict(default_user_config.get("stepfunctions", {}))
+    os.environ.pop("AWS_ENDPOINT_URL", None)
+    emulator.use_local_credentials()
+    running = emulator.start_embedded(_free_port(), tmp_path_factory.mktemp("lambda-cache"))
+    try:
+        yield running.endpoint_url
+    finally:
+        running.stop()
+        default_user_config["stepfunctions"] = saved_sfn_config  # type: ignore[typeddict-item]
+        os.environ.clear()
+        os.environ.update(saved_environ)
+
+
+@pytest.fixture(scope="module")
+def clients(endpoint: str) -> AwsClients:
+    return AwsClients(AwsSettings(region=emulator.REGION, endpoint_url=endpoint))
+
+
+@pytest.fixture(scope="module")
+def deployment(clients: AwsClients, endpoint: str) -> Deployment:
+    return provision(clients, ProvisionTarget(endpoint_url=endpoint, embedded=True))
+
+
+@pytest.fixture(scope="module")
+def registry(clients: AwsClients, deployment: Deployment) -> DynamoTenantRegistry:
+    return DynamoTenantRegistry(clients.dynamodb(), deployment.tables["tenants"])
+
+
+def _request(tenant_id: str, **overrides: str) -> dict[str, str]:
+    return {"request_id": f"req-{uuid.uuid4().hex[:10]}", "tenant_id": tenant_id, "name": "Riverbend Clinic",
+            "tier": "practice", "admin_email": f"admin@{tenant_id}.example", **overrides}
+
+
+def _run(clients: AwsClients, deployment: Deployment, request: dict[str, str]) -> dict[str, Any]:
+    """Run the workflow with `request` under a fresh execution name; wait for its end."""
+    execution = clients.stepfunctions().start_execution(
+        stateMachineArn=deployment.state_machines["tenant-onboarding"],
+        name=f"test-{uuid.uuid4().hex[:12]}", input=json.dumps({"request": request}))
+    return seed.wait_for_execution(clients, execution["executionArn"], time.monotonic() + 120)
+
+
+def _user_tenant(clients: AwsClients, deployment: Deployment, email: str) -> str | None:
+    cognito = clients.cognito()
+    try:
+        user = cognito.admin_get_user(UserPoolId=deployment.user_pools["clinic"].id, Username=email)
+    except cognito.exceptions.UserNotFoundException:
+        return None
+    return {a["Name"]: a["Value"] for a in user["UserAttributes"]}.get("custom:tenant_id")
+
+
+def _groups(clients: AwsClients, deployment: Deployment) -> set[str]:
+    listed = clients.cognito().list_groups(UserPoolId=deployment.user_pools["clinic"].id, Limit=60)
+    return {group["GroupName"] for group in listed["Groups"]}
+
+
+def _has_data_key(clients: AwsClients, deployment: Deployment, tenant_id: str) -> bool:
+    found = clients.dynamodb().get_item(TableName=deployment.tables["clinical"], Key={
+        "pk": {"S": keyring_pk(tenant_id)}, "sk": {"S": CURRENT_KEY_SK}})
+    return "Item" in found
+
+
+def _settings(clients: AwsClients, deployment: Deployment, tenant_id: str) -> dict[str, Any] | None:
+    return DynamoTenantSettings(clients.dynamodb(), deployment.tables["clinical"]).get(tenant_id)
+
+
+def test_onboarding_makes_an_active_tenant_with_key_group_admin_and_settings(
+    clients: AwsClients, deployment: Deployment, registry: DynamoTenantRegistry
+) -> None:
+    request = _request("riverbend")
+
+    result = _run(clients, deployment, request)
+
+    assert result["status"] == "SUCCEEDED", result
+    assert json.loads(result["output"])["tenant"]["status"] == "active"
+    tenant = registry.get("riverbend")
+    assert tenant is not None
+    assert (tenant.status, tenant.tier.value, tenant.onboarding_request_id) == (
+        TenantStatus.ACTIVE, "practice", request["request_id"])
+    assert _has_data_key(clients, deployment, "riverbend")
+    assert group_name("riverbend") in _groups(clients, deployment)
+    assert _user_tenant(clients, deployment, "admin@riverbend.example") == "riverbend"
+    assert _settings(clients, deployment, "riverbend") == dict(DEFAULT_SETTINGS)
+
+
+def test_rerunning_the_same_request_gives_the_same_tenant_and_duplicates_nothing(
+    clients: AwsClients, deployment: Deployment, registry: DynamoTenantRegistry
+) -> None:
+    request = _request("lakeside")
+    first = _run(clients, deployment, request)
+    wrapped_key = clients.dynamodb().get_item(TableName=deployment.tables["clinical"], Key={
+        "pk": {"S": keyring_pk("lakeside")}, "sk": {"S": CURRENT_KEY_SK}})["Item"]
+
+    again = _run(clients, deployment, request)
+
+    assert first["status"] == again["status"] == "SUCCEEDED", again
+    assert json.loads(again["output"]) == json.loads(first["output"])
+    assert [t.tenant_id for t in registry.list()].count("lakeside") == 1
+    assert clients.dynamodb().get_item(TableName=deployment.tables["clinical"], Key={
+        "pk": {"S": keyring_pk("lakeside")}, "sk": {"S": CURRENT_KEY_SK}})["Item"] == wrapped_key
+
+
+def test_a_failure_part_way_is_compensated_and_leaves_nothing_half_made(
+    clients: AwsClients, deployment: Deployment, registry: DynamoTenantRegistry
+) -> None:
+    # The invitation fails after registration, the data key and the group were made.
+    taken = _run(clients, deployment, _request("hilltop", admin_email="shared@clinics.example"))
+    assert taken["status"] == "SUCCEEDED", taken
+
+    result = _run(clients, deployment, _request("valley", admin_email="shared@clinics.example"))
+
+    assert result["status"] == "FAILED"
+    assert result["error"] == "AdminEmailInUse"
+    assert "invite a different address" in result["cause"]
+    assert registry.get("valley") is None
+    assert not _has_data_key(clients, deployment, "valley")
+    assert group_name("valley") not in _groups(clients, deployment)
+    assert _settings(clients, deployment, "valley") is None
+    # The other tenant's admin is untouched by the compensation.
+    assert _user_tenant(clients, deployment, "shared@clinics.example") == "hilltop"
+
+
+def test_another_request_for_a_taken_tenant_id_is_refused_and_the_tenant_untouched(
+    clients: AwsClients, deployment: Deployment, registry: DynamoTenantRegistry
+) -> None:
+    assert _run(clients, deployment, _request("summit"))["status"] == "SUCCEEDED"
+    before = registry.get("summit")
+
+    result = _run(clients, deployment, _request("summit", admin_email="intruder@elsewhere.example"))
+
+    assert result["status"] == "FAILED"
+    assert result["error"] == "TenantAlreadyExists"
+    assert "choose another id" in result["cause"]
+    assert registry.get("summit") == before
+    assert _has_data_key(clients, deployment, "summit")
+    assert group_name("summit") in _groups(clients, deployment)
+    assert _user_tenant(clients, deployment, "intruder@elsewhere.example") is None
+
+
+def test_an_unknown_tier_is_refused_before_anything_is_made(
+    clients: AwsClients, deployment: Deployment, registry: DynamoTenantRegistry
+) -> None:
+    result = _run(clients, deployment, _request("meadow", tier="platinum"))
+
+    assert result["status"] == "FAILED"
+    assert result["error"] == "InvalidOnboardingRequest"
+    assert "unknown tier 'platinum'" in result["cause"]
+    assert registry.get("meadow") is None
+    assert not _has_data_key(clients, deployment, "meadow")
+    assert group_name("meadow") not in _groups(clients, deployment)
+
+
+def test_the_launcher_starts_a_request_once_and_refuses_bad_input_before_starting(
+    clients: AwsClients, deployment: Deployment, registry: DynamoTenantRegistry
+) -> None:
+    machine = deployment.state_machines["tenant-onboarding"]
+    launcher = OnboardingLauncher(clients.stepfunctions(), machine, registry)
+    request = _request("orchard")
+
+    first = launcher.start(request)
+    seed.wait_for_execution(clients, first.execution_arn, time.monotonic() + 120)
+    again = launcher.start(request)
+
+    assert first.started
+    assert not again.started
+    assert (again.execution_arn, again.status) == (first.execution_arn, "SUCCEEDED")
+    with pytest.raises(TenantAlreadyExists):
+        launcher.start(_request("orchard"))
+    with pytest.raises(InvalidOnboardingRequest, match="unknown tier"):
+        launcher.start(_request("grove", tier="gold"))
+    assert registry.get("grove") is None
