@@ -4,6 +4,7 @@
   cairn token               print an ID token of a demo user of the running stack
   cairn seed --stage S      seed the demo clinics into stage S deployed by the CDK app
   cairn token --stage S     print an ID token of a demo user of deployed stage S
+  cairn tenant ...          create, list, show, suspend, reactivate tenants (docs/tenancy.md)
 
 With --stage, AWS_ENDPOINT_URL picks the emulator the stage was deployed into (LocalStack);
 without it the commands talk to AWS with your own credentials.
@@ -23,13 +24,15 @@ from types import FrameType
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from devkit import seed
+from cairn.errors import CairnError
+from devkit import seed, tenants
 from devkit.deployment import Deployment, state_dir
 from devkit.discovery import DiscoveryError, discover, stage_clients
 from devkit.emulator import PortInUse
 from devkit.seed import DEMO_PASSWORD, ROLES, TENANTS
 from devkit.stack import DevOptions, DevStack, RunningStack
 from devkit.tokens import TokenError, id_token
+from multitenant.context import InvalidTenantContext
 
 STAGE_HELP = (
     "a stage deployed by the CDK app (e.g. local in LocalStack, dev in AWS), found by its stack "
@@ -48,6 +51,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return print_token(args.tenant, args.role, state_dir(args.state_dir), args.stage)
     if args.command == "seed":
         return seed_stage(args.stage)
+    if args.command == "tenant":
+        return tenant_command(args)
     parser.print_help()
     return 2
 
@@ -71,7 +76,21 @@ def _parser() -> argparse.ArgumentParser:
         "seed", help="seed the demo clinics (tenants, users, patients) into a deployed stage; "
                      "works against LocalStack and against AWS (e.g. --stage dev)")
     seed_command.add_argument("--stage", required=True, help=STAGE_HELP)
+    tenants.add_parser(commands, state_help, STAGE_HELP)
     return parser
+
+
+def tenant_command(args: argparse.Namespace) -> int:
+    """`cairn tenant ...` against `cairn dev` (or --stage); refusals say what to fix."""
+    try:
+        deployment = discover(stage_clients(os.environ), args.stage) if args.stage else Deployment.read(
+            state_dir(args.state_dir))
+        return tenants.run(args, tenants.TenantOperations.for_deployment(deployment))
+    except (FileNotFoundError, DiscoveryError, CairnError, InvalidTenantContext, TimeoutError) as exc:
+        print(f"cairn tenant: {exc}", file=sys.stderr)
+    except (BotoCoreError, ClientError) as exc:  # unreachable emulator, no or refused credentials
+        print(f"cairn tenant: {exc}", file=sys.stderr)
+    return 1
 
 
 def run_dev(api_port: int, emulator_port: int, directory: Path) -> int:

@@ -152,7 +152,8 @@ USER_POOLS: tuple[UserPoolDeclaration, ...] = (
 FUNCTIONS: tuple[FunctionDeclaration, ...] = (
     FunctionDeclaration(
         name="authorizer", source="authorizer", handler="handler.handler",
-        description="verifies Cognito tokens and passes tenant, role and user to the API",
+        description="verifies Cognito tokens and passes tenant, role, user and tenant standing to the API",
+        uses={"tenants": Access.READ},  # the tenant's status and tier, cached briefly per process
         identity=True, memory_mb=256, timeout_seconds=10,
     ),
     FunctionDeclaration(

@@ -10,9 +10,13 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 
+from cairn import config
+from cairn.aws import AwsClients, AwsSettings
 from cairn.config import IdentitySettings
 from multitenant.api_authorizer import allow
 from multitenant.identity import IdentityError, TokenVerifier, bearer_token
+from multitenant.registry import DynamoTenantRegistry
+from multitenant.standing import TenantNotAdmitted, TenantStandings, deny, with_standing
 
 logger = Logger(service="authorizer")
 tracer = Tracer(service="authorizer")
@@ -25,11 +29,20 @@ def verifier() -> TokenVerifier:
     return TokenVerifier(IdentitySettings.from_environ(os.environ))
 
 
+@cache
+def standings() -> TenantStandings:
+    """The tenant registry, read through a short per-process cache (built at cold start)."""
+    clients = AwsClients(AwsSettings.from_environ(os.environ))
+    table = config.require(os.environ, config.TENANT_TABLE)
+    return TenantStandings(DynamoTenantRegistry(clients.dynamodb(), table))
+
+
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler(capture_response=False)  # claims stay out of X-Ray
 @metrics.log_metrics
 def handler(event: dict[str, Any], _context: Any) -> dict[str, Any]:
-    """Allow the API for the token's tenant and role, or raise Exception("Unauthorized")."""
+    """Allow the API for the token's tenant and role, or raise Exception("Unauthorized"); deny it
+    (403) when the tenant is unknown or its status allows no sign-in."""
     try:
         caller = verifier().context(bearer_token(event.get("authorizationToken")))
     except IdentityError as exc:
@@ -37,5 +50,11 @@ def handler(event: dict[str, Any], _context: Any) -> dict[str, Any]:
         metrics.add_metric(name="TokensRefused", unit=MetricUnit.Count, value=1)
         raise Exception("Unauthorized") from None  # API Gateway answers 401 to exactly this
     logger.append_keys(tenant_id=caller.tenant_id, role=caller.role.value)
+    try:
+        standing = standings().admit(caller.tenant_id)
+    except TenantNotAdmitted as exc:
+        logger.info("tenant refused", extra={"tenant_status": str(exc.status)})
+        metrics.add_metric(name="TenantsRefused", unit=MetricUnit.Count, value=1)
+        return deny(caller.user_id, event["methodArn"])
     metrics.add_metric(name="TokensAccepted", unit=MetricUnit.Count, value=1)
-    return allow(caller, event["methodArn"])
+    return with_standing(allow(caller, event["methodArn"]), standing)

@@ -32,6 +32,9 @@ from devkit import emulator, lambda_executor, seed
 from devkit.demo_data import demo_patient_bundle
 from devkit.deployment import Deployment
 from devkit.provision import ProvisionTarget, provision
+from multitenant.lifecycle import TenantStatus
+from multitenant.registry import DynamoTenantRegistry, Tenant
+from multitenant.tiers import Tier
 
 TENANT = "capability-clinic"
 OTHER_TENANT = "other-clinic"
@@ -181,7 +184,11 @@ def test_dynamodb_queries_the_by_type_index(clients: AwsClients, deployment: Dep
 
 @pytest.fixture(scope="module")
 def id_tokens(clients: AwsClients, deployment: Deployment) -> dict[str, str]:
-    """Role -> ID token of the users seeding creates for TENANT."""
+    """Role -> ID token of the users seeding creates for TENANT (registered as an active clinic,
+    so the authorizer admits it)."""
+    DynamoTenantRegistry(clients.dynamodb(), deployment.tables["tenants"]).add(Tenant(
+        tenant_id=TENANT, name="Capability Clinic", tier=Tier.STARTER, status=TenantStatus.ACTIVE,
+        created="2026-11-22T00:00:00.000Z", updated="2026-11-22T00:00:00.000Z"))
     pool = deployment.user_pools["clinic"]
     tokens: dict[str, str] = {}
     for role, username in seed.create_users(clients, deployment, TENANT).items():
@@ -228,6 +235,7 @@ def test_lambda_invoke_runs_the_real_authorizer(
     assert result["error"] is None
     assert result["payload"]["context"]["tenant_id"] == TENANT
     assert result["payload"]["context"]["role"] == "physician"
+    assert result["payload"]["context"]["tenant_status"] == "active"
     assert result["payload"]["policyDocument"]["Statement"][0]["Effect"] == "Allow"
 
 

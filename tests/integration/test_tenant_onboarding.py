@@ -17,9 +17,10 @@ from moto.core.config import default_user_config
 
 from cairn.aws import AwsClients, AwsSettings
 from cairn.crypto.keyring import CURRENT_KEY_SK, keyring_pk
-from devkit import emulator, seed
+from devkit import cli, emulator, seed
 from devkit.deployment import Deployment
 from devkit.provision import ProvisionTarget, provision
+from devkit.tenants import TenantOperations
 from multitenant.errors import InvalidOnboardingRequest, TenantAlreadyExists
 from multitenant.lifecycle import TenantStatus
 from multitenant.onboarding import DEFAULT_SETTINGS
@@ -206,3 +207,69 @@ def test_the_launcher_starts_a_request_once_and_refuses_bad_input_before_startin
     with pytest.raises(InvalidOnboardingRequest, match="unknown tier"):
         launcher.start(_request("grove", tier="gold"))
     assert registry.get("grove") is None
+
+
+def _printed(out: str) -> dict[str, Any]:
+    """The JSON document a command printed last (in-process Lambdas print metrics lines too)."""
+    lines = out.splitlines()
+    start = max(index for index, line in enumerate(lines) if line == "{")
+    end = min(index for index, line in enumerate(lines) if line == "}" and index > start)
+    printed: dict[str, Any] = json.loads("\n".join(lines[start:end + 1]))
+    return printed
+
+
+def test_cairn_tenant_commands_create_list_show_suspend_and_reactivate(
+    deployment: Deployment, tmp_path: pytest.TempPathFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    deployment.write(tmp_path)  # type: ignore[arg-type]
+    base = ["tenant", "--state-dir", str(tmp_path)]
+    create = [*base, "create", "cedar", "--name", "Cedar Family Practice", "--tier", "starter",
+              "--admin-email", "admin@cedar.example"]
+
+    assert cli.main(create) == 0
+    created = _printed(capsys.readouterr().out)
+    assert cli.main(create) == 0  # the same command again is the same request
+    again = _printed(capsys.readouterr().out)
+    assert cli.main([*base, "suspend", "cedar", "--reason", "unpaid invoice"]) == 0
+    suspended = _printed(capsys.readouterr().out)
+    assert cli.main([*base, "list"]) == 0
+    listed = capsys.readouterr().out
+    assert cli.main([*base, "reactivate", "cedar", "--reason", "paid"]) == 0
+    assert cli.main([*base, "show", "cedar"]) == 0
+    shown = _printed(capsys.readouterr().out)
+
+    assert created["status"] == "SUCCEEDED"
+    assert (again["execution_arn"], again["started"]) == (created["execution_arn"], False)
+    assert (suspended["status"], suspended["status_reason"]) == ("suspended", "unpaid invoice")
+    assert any(line.split()[:3] == ["cedar", "suspended", "starter"] for line in listed.splitlines())
+    assert (shown["status"], shown["version"]) == ("active", 4)  # pending, active, suspended, active
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [(["create", "pine", "--name", "Pine", "--tier", "gold", "--admin-email", "a@pine.example"],
+      "unknown tier 'gold'"),
+     (["show", "nowhere"], "no tenant 'nowhere'"),
+     (["reactivate", "nowhere", "--reason", "x"], "no tenant 'nowhere'")],
+)
+def test_cairn_tenant_refusals_say_what_to_fix(
+    deployment: Deployment, tmp_path: pytest.TempPathFactory, capsys: pytest.CaptureFixture[str],
+    arguments: list[str], message: str,
+) -> None:
+    deployment.write(tmp_path)  # type: ignore[arg-type]
+
+    assert cli.main(["tenant", "--state-dir", str(tmp_path), *arguments]) == 1
+    assert message in capsys.readouterr().err
+
+
+def test_suspending_a_cancelled_tenant_is_refused_with_the_allowed_changes(
+    clients: AwsClients, deployment: Deployment, tmp_path: pytest.TempPathFactory,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert _run(clients, deployment, _request("birch"))["status"] == "SUCCEEDED"
+    operations = TenantOperations.for_deployment(deployment)
+    operations._change("birch", TenantStatus.CANCELLED, "closed")
+    deployment.write(tmp_path)  # type: ignore[arg-type]
+
+    assert cli.main(["tenant", "--state-dir", str(tmp_path), "suspend", "birch", "--reason", "x"]) == 1
+    assert "cannot become suspended (allowed from cancelled: active, deleted)" in capsys.readouterr().err

@@ -15,6 +15,10 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from cairn import config
 from functions.authorizer import handler as authorizer
+from multitenant.lifecycle import TenantStatus
+from multitenant.registry import InMemoryTenantRegistry, Tenant
+from multitenant.standing import TenantStandings
+from multitenant.tiers import Tier
 
 POOL = "us-east-1_TestPool"
 ISSUER = f"https://cognito-idp.us-east-1.amazonaws.com/{POOL}"
@@ -59,6 +63,21 @@ def identity_environment(monkeypatch, jwks_url) -> Iterator[None]:
     authorizer.verifier.cache_clear()
 
 
+@pytest.fixture(autouse=True)
+def registry(monkeypatch) -> InMemoryTenantRegistry:
+    """The tenant registry the authorizer reads: acme is an active practice-tier clinic."""
+    registry = InMemoryTenantRegistry()
+    registry.add(_tenant("acme", TenantStatus.ACTIVE))
+    standings = TenantStandings(registry)
+    monkeypatch.setattr(authorizer, "standings", lambda: standings)
+    return registry
+
+
+def _tenant(tenant_id: str, status: TenantStatus) -> Tenant:
+    return Tenant(tenant_id=tenant_id, name="Clinic", tier=Tier.PRACTICE, status=status,
+                  created="2026-11-01T00:00:00.000Z", updated="2026-11-01T00:00:00.000Z")
+
+
 def id_token(key: rsa.RSAPrivateKey, **claims: Any) -> str:
     now = int(time.time())
     payload = {
@@ -89,7 +108,8 @@ def test_valid_token_allows_the_api_and_passes_the_tenant_context(signing_key, l
             "Resource": "arn:aws:execute-api:us-east-1:123456789012:abc123/test/*",
         }
     ]
-    assert result["context"] == {"tenant_id": "acme", "role": "physician", "sub": "user-9", "patient_id": ""}
+    assert result["context"] == {"tenant_id": "acme", "role": "physician", "sub": "user-9", "patient_id": "",
+                                 "tenant_status": "active", "tier": "practice"}
 
 
 def test_patient_token_passes_the_linked_patient(signing_key, lambda_context):
@@ -114,3 +134,32 @@ def test_missing_or_malformed_token_is_unauthorized(token, lambda_context):
 def test_unacceptable_token_is_unauthorized(signing_key, lambda_context, claims):
     with pytest.raises(Exception, match=r"^Unauthorized$"):
         authorize(f"Bearer {id_token(signing_key, **claims)}", lambda_context)
+
+
+@pytest.mark.parametrize("status", [TenantStatus.PENDING, TenantStatus.CANCELLED, TenantStatus.DELETED])
+def test_a_tenant_whose_status_allows_no_sign_in_is_denied(signing_key, lambda_context, registry, status):
+    registry.add(_tenant("closed", status))
+    token = id_token(signing_key, **{"custom:tenant_id": "closed"})
+
+    result = authorize(f"Bearer {token}", lambda_context)
+
+    assert [statement["Effect"] for statement in result["policyDocument"]["Statement"]] == ["Deny"]
+    assert "context" not in result
+
+
+def test_an_unregistered_tenant_is_denied(signing_key, lambda_context):
+    token = id_token(signing_key, **{"custom:tenant_id": "nowhere"})
+    result = authorize(f"Bearer {token}", lambda_context)
+    assert [statement["Effect"] for statement in result["policyDocument"]["Statement"]] == ["Deny"]
+
+
+@pytest.mark.parametrize("status", [TenantStatus.PAST_DUE, TenantStatus.SUSPENDED])
+def test_past_due_and_suspended_tenants_sign_in_and_carry_their_status(signing_key, lambda_context, registry,
+                                                                       status):
+    registry.add(_tenant("owing", status))
+    token = id_token(signing_key, **{"custom:tenant_id": "owing"})
+
+    result = authorize(f"Bearer {token}", lambda_context)
+
+    assert result["policyDocument"]["Statement"][0]["Effect"] == "Allow"
+    assert result["context"]["tenant_status"] == status.value
