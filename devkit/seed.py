@@ -16,15 +16,15 @@ import json
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from cairn.aws import AwsClients
-from cairn.store.models import TenantItem
 from devkit.demo_data import demo_patient_bundle
 from devkit.deployment import Deployment, UserPoolOutput
 from infra.declarations import PROJECT_ROOT
+from multitenant.provisioning import OnboardingLauncher
+from multitenant.registry import DynamoTenantRegistry
 
 DEMO_PASSWORD = "Cairn-Demo-2026!"  # noqa: S105 documented in `cairn dev`'s banner; local emulator only
 ROLES = ("admin", "physician", "nurse", "patient")
@@ -68,12 +68,12 @@ def username(tenant_id: str, role: str) -> str:
 
 def seed(clients: AwsClients, deployment: Deployment, synthea_dir: Path = SYNTHEA_DIR,
          timeout_seconds: float = 300.0) -> SeedReport:
-    """Register the demo tenants, create their users and import their patients."""
+    """Onboard the demo tenants, create their users and import their patients."""
     report = SeedReport()
-    for tenant in TENANTS:
-        register_tenant(clients, deployment, tenant)
-        deployment.users[tenant.tenant_id] = create_users(clients, deployment, tenant.tenant_id)
     deadline = time.monotonic() + timeout_seconds
+    report.failures += onboard_tenants(clients, deployment, deadline)
+    for tenant in TENANTS:
+        deployment.users[tenant.tenant_id] = create_users(clients, deployment, tenant.tenant_id)
     for tenant in TENANTS:
         bundles = bundles_for(tenant.tenant_id, synthea_dir)
         patients, failures = import_bundles(clients, deployment, tenant.tenant_id, bundles, deadline)
@@ -85,16 +85,32 @@ def seed(clients: AwsClients, deployment: Deployment, synthea_dir: Path = SYNTHE
     return report
 
 
-def register_tenant(clients: AwsClients, deployment: Deployment, tenant: DemoTenant) -> None:
-    """Put the clinic in the tenant registry, serialized through its PynamoDB model."""
-    item = TenantItem(
-        tenant_id=tenant.tenant_id,
-        name=tenant.name,
-        status="active",
-        tier=tenant.tier,
-        created=datetime.now(UTC).isoformat(timespec="seconds"),
-    )
-    clients.dynamodb().put_item(TableName=deployment.tables["tenants"], Item=item.serialize())
+def onboard_tenants(clients: AwsClients, deployment: Deployment, deadline: float) -> list[str]:
+    """Onboard the demo clinics through the tenant-onboarding workflow, as an operator would;
+    returns a line per clinic that could not be onboarded.
+
+    The request id is fixed per clinic, so seeding again finds the same tenants; a clinic
+    registered before onboarding existed (no request id) is kept as it is."""
+    registry = DynamoTenantRegistry(clients.dynamodb(), deployment.tables["tenants"])
+    launcher = OnboardingLauncher(clients.stepfunctions(), deployment.state_machines["tenant-onboarding"],
+                                  registry)
+    started: list[tuple[str, str]] = []
+    for tenant in TENANTS:
+        request_id = f"seed-{tenant.tenant_id}"
+        existing = registry.get(tenant.tenant_id)
+        if existing is not None and existing.onboarding_request_id != request_id:
+            continue
+        execution = launcher.start({"request_id": request_id, "tenant_id": tenant.tenant_id,
+                                    "name": tenant.name, "tier": tenant.tier,
+                                    "admin_email": username(tenant.tenant_id, "admin")})
+        started.append((tenant.tenant_id, execution.execution_arn))
+    failures: list[str] = []
+    for tenant_id, execution_arn in started:
+        result = wait_for_execution(clients, execution_arn, deadline)
+        if result["status"] != "SUCCEEDED":
+            failures.append(f"{tenant_id}: onboarding {result['status']} {result.get('error', '')} "
+                            f"{result.get('cause', '')}")
+    return failures
 
 
 def create_users(clients: AwsClients, deployment: Deployment, tenant_id: str) -> dict[str, str]:
