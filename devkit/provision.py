@@ -255,6 +255,13 @@ def _create_user_pool_client(cognito: Any, pool_id: str, declared: UserPoolDecla
         # Tenant, role and patient link are set by Cairn only: users must not write them.
         WriteAttributes=["email"],
         PreventUserExistenceErrors="ENABLED",
+        # The same session limits as the CDK app's client (declarations.SessionLimits).
+        IdTokenValidity=declared.sessions.id_token_minutes,
+        AccessTokenValidity=declared.sessions.access_token_minutes,
+        RefreshTokenValidity=declared.sessions.refresh_token_hours,
+        TokenValidityUnits={"IdToken": "minutes", "AccessToken": "minutes", "RefreshToken": "hours"},
+        AuthSessionValidity=declared.sessions.auth_session_minutes,
+        EnableTokenRevocation=declared.sessions.revocable,
     )["UserPoolClient"]
     return client
 

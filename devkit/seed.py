@@ -12,6 +12,7 @@ Each clinic's patient user is linked to one of its imported patients.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 import uuid
@@ -23,7 +24,7 @@ from cairn.aws import AwsClients
 from devkit.demo_data import demo_patient_bundle
 from devkit.deployment import Deployment, UserPoolOutput
 from infra.declarations import PROJECT_ROOT
-from multitenant.provisioning import OnboardingLauncher
+from multitenant.provisioning import OnboardingLauncher, group_name
 from multitenant.registry import DynamoTenantRegistry
 
 DEMO_PASSWORD = "Cairn-Demo-2026!"  # noqa: S105 documented in `cairn dev`'s banner; local emulator only
@@ -118,6 +119,9 @@ def create_users(clients: AwsClients, deployment: Deployment, tenant_id: str) ->
     cognito = clients.cognito()
     pool_id = _pool(deployment).id
     users: dict[str, str] = {}
+    # The clinic's group is how user administration lists a clinic's users.
+    with contextlib.suppress(cognito.exceptions.GroupExistsException):
+        cognito.create_group(UserPoolId=pool_id, GroupName=group_name(tenant_id))
     for role in ROLES:
         name = username(tenant_id, role)
         attributes = [
@@ -135,6 +139,7 @@ def create_users(clients: AwsClients, deployment: Deployment, tenant_id: str) ->
             cognito.admin_update_user_attributes(UserPoolId=pool_id, Username=name, UserAttributes=attributes)
         cognito.admin_set_user_password(UserPoolId=pool_id, Username=name, Password=DEMO_PASSWORD,
                                         Permanent=True)
+        cognito.admin_add_user_to_group(UserPoolId=pool_id, Username=name, GroupName=group_name(tenant_id))
         users[role] = name
     return users
 

@@ -65,12 +65,27 @@ class BucketDeclaration:
 
 
 @dataclass(frozen=True)
+class SessionLimits:
+    """How long a sign-in lasts (HIPAA 164.312(a)(2)(iii) automatic logoff), for CDK and the
+    embedded provisioner alike. ID and access tokens are short so that a token issued before a
+    sign-out or a disabled account stops working within minutes; the refresh token bounds the
+    whole session (a working day), after which the user signs in again with MFA."""
+
+    id_token_minutes: int = 15
+    access_token_minutes: int = 15
+    refresh_token_hours: int = 10
+    auth_session_minutes: int = 3  # to answer the MFA challenge after the password
+    revocable: bool = True  # sign-out revokes refresh tokens (and the tokens they issued)
+
+
+@dataclass(frozen=True)
 class UserPoolDeclaration:
     key: str
     name: str
     custom_attributes: tuple[str, ...]
     mfa_required: bool
     client_name: str
+    sessions: SessionLimits = SessionLimits()
 
 
 @dataclass(frozen=True)
@@ -169,6 +184,12 @@ FUNCTIONS: tuple[FunctionDeclaration, ...] = (
         timeout_seconds=300, memory_mb=1024,
     ),
     FunctionDeclaration(
+        name="user-admin", source="user_admin", handler="app.app",
+        description="clinic user administration (invite, list, change role, disable) and sign-out (Chalice)",
+        uses={"clinic": Access.ADMINISTER_USERS, "audit": Access.APPEND},
+        memory_mb=256,
+    ),
+    FunctionDeclaration(
         name="tenant-onboarding", source="tenant_onboarding", handler="handler.handler",
         description="the steps of tenant onboarding and their compensation (control plane)",
         uses={"tenants": Access.READ_WRITE, "clinical": Access.READ_WRITE, "audit": Access.APPEND,
@@ -180,6 +201,7 @@ FUNCTIONS: tuple[FunctionDeclaration, ...] = (
 APIS: tuple[ApiDeclaration, ...] = (
     ApiDeclaration(function="fhir-api", app_module="functions.fhir_api.app", authorizer="authorizer",
                    public_paths=("/fhir/R4/metadata",)),  # FHIR capability discovery needs no token
+    ApiDeclaration(function="user-admin", app_module="functions.user_admin.app", authorizer="authorizer"),
 )
 
 STATE_MACHINES: tuple[StateMachineDeclaration, ...] = (

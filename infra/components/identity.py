@@ -70,10 +70,11 @@ class UserDirectory(Construct):
             auth_flows=cognito.AuthFlow(user_srp=True, admin_user_password=self._admin_password_auth),
             disable_o_auth=True,  # no hosted UI yet; CDK would otherwise enable implicit grants
             prevent_user_existence_errors=True,
-            enable_token_revocation=True,
-            access_token_validity=Duration.minutes(60),
-            id_token_validity=Duration.minutes(60),
-            refresh_token_validity=Duration.hours(12),
+            enable_token_revocation=declared.sessions.revocable,
+            access_token_validity=Duration.minutes(declared.sessions.access_token_minutes),
+            id_token_validity=Duration.minutes(declared.sessions.id_token_minutes),
+            refresh_token_validity=Duration.hours(declared.sessions.refresh_token_hours),
+            auth_session_validity=Duration.minutes(declared.sessions.auth_session_minutes),
             read_attributes=cognito.ClientAttributes()
             .with_standard_attributes(email=True, email_verified=True, given_name=True, family_name=True)
             .with_custom_attributes(*declared.custom_attributes),

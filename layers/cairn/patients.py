@@ -1,11 +1,9 @@
 """Patient registration, reading and search for one verified caller, audited every time.
 
-Authorization (minimal, until roles and policies get their own issue):
-  - admin, physician, nurse, front_desk: register, read and search patients;
-  - billing: read and search (claims need demographics), never register;
-  - patient: read only the Patient their account is linked to. Any other id answers
-    "not found", exactly like a missing one, so a patient cannot probe which ids exist;
-    the attempt is audited as a denial.
+Authorization comes from the one permission table (multitenant.permissions): which roles may
+create, read and search Patients. A patient user reads only the Patient in their own compartment;
+any other id answers "not found", exactly like a missing one, so a patient cannot probe which ids
+exist; the attempt is audited as a denial.
 """
 
 from __future__ import annotations
@@ -29,11 +27,11 @@ from cairn.errors import (
 from cairn.fhir.search import SearchQuery
 from cairn.fhir.validation import validate_resource
 from cairn.records.repository import BaseResourceRepository, SearchPage
+from multitenant import permissions
 from multitenant.context import Role, TenantContext
+from multitenant.permissions import Action
 
-PATIENT = "Patient"
-REGISTRARS = frozenset({Role.ADMIN, Role.PHYSICIAN, Role.NURSE, Role.FRONT_DESK})
-READERS = REGISTRARS | {Role.BILLING}
+PATIENT = permissions.PATIENT
 SERVER_META = ("versionId", "lastUpdated")
 DENIED = "access-denied"
 FAILED = "error"
@@ -129,14 +127,15 @@ class PatientService:
         """The current Patient `patient_id`, or PatientNotFound."""
 
         def read() -> dict[str, Any]:
-            if self.context.role is Role.PATIENT:
-                if patient_id != self.context.patient_id:
-                    raise _HiddenDenial(patient_id)
-            else:
-                self._require(self.context.role in READERS, "read patients")
+            permissions.require(self.context, PATIENT, Action.READ)
+            # A patient user's compartment is known before the read: no lookup of other ids.
+            if self.context.role is Role.PATIENT and patient_id != self.context.patient_id:
+                raise _HiddenDenial(patient_id)
             patient = self._records.get(PATIENT, patient_id)
             if patient is None:
                 raise PatientNotFound(patient_id)
+            if not permissions.in_compartment(self.context, patient):
+                raise _HiddenDenial(patient_id)
             return patient
 
         return self._audited(AuditAction.READ, "read", patient_id, None, read)
@@ -145,7 +144,7 @@ class PatientService:
         """Patients matching every criterion of `query` (see cairn.fhir.search)."""
 
         def search() -> SearchPage:
-            self._require(self.context.role in READERS, "search patients")
+            permissions.require(self.context, PATIENT, Action.SEARCH)
             return self._records.search(query)
 
         return self._audited(AuditAction.EXECUTE, "search-type", None,
@@ -154,17 +153,13 @@ class PatientService:
     def _new_patient(self, resource: object, patient_id: str) -> dict[str, Any]:
         """`resource` validated, as version 1 of Patient `patient_id` (client meta kept, but
         not versionId or lastUpdated)."""
-        self._require(self.context.role in REGISTRARS, "register patients")
+        permissions.require(self.context, PATIENT, Action.CREATE)
         patient = dict(validate_resource(resource, PATIENT))
         meta = {key: value for key, value in dict(patient.get("meta") or {}).items()
                 if key not in SERVER_META}
         patient["id"] = patient_id
         patient["meta"] = {**meta, "versionId": "1", "lastUpdated": fhir_instant(self._clock())}
         return patient
-
-    def _require(self, allowed: bool, action: str) -> None:
-        if not allowed:
-            raise AccessDenied(f"the {self.context.role.value} role may not {action}")
 
     def _audited(
         self, action: AuditAction, subtype: str, entity_id: str | None, detail: str | None,

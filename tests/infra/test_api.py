@@ -28,39 +28,54 @@ def _resource_paths(synthesis) -> dict[str, str]:
     return {logical_id: path(logical_id) for logical_id in resources}
 
 
+def _rest_api_id(synthesis, api) -> str:
+    """The logical id of the REST API serving `api` (named after its function)."""
+    (logical_id,) = [lid for lid, (_, r) in synthesis.resources("AWS::ApiGateway::RestApi").items()
+                     if r["Properties"]["Name"] == f"cairn-dev-{api.function}"]
+    return logical_id
+
+
+def _methods(synthesis, api) -> dict[str, dict]:
+    """logical id -> method resource, for the methods of `api`'s REST API only."""
+    rest_api_id = _rest_api_id(synthesis, api)
+    return {lid: m for lid, (_, m) in synthesis.resources("AWS::ApiGateway::Method").items()
+            if m["Properties"]["RestApiId"] == {"Ref": rest_api_id}}
+
+
 def test_methods_are_exactly_the_chalice_routes(synthesis):
-    (api,) = APIS
-    app = importlib.import_module(api.app_module).app
-    expected = {(path, method) for path, methods in app.routes.items() for method in methods}
-    paths = _resource_paths(synthesis)
-    methods = synthesis.resources("AWS::ApiGateway::Method").values()
-    served = {
-        (paths[m["Properties"]["ResourceId"]["Ref"]], m["Properties"]["HttpMethod"]) for _, m in methods
-    }
-    assert served == expected
+    for api in APIS:
+        app = importlib.import_module(api.app_module).app
+        expected = {(path, method) for path, methods in app.routes.items() for method in methods}
+        paths = _resource_paths(synthesis)
+        served = {(paths[m["Properties"]["ResourceId"]["Ref"]], m["Properties"]["HttpMethod"])
+                  for m in _methods(synthesis, api).values()}
+        assert served == expected, api.function
 
 
 def test_every_method_but_the_declared_public_paths_uses_the_token_authorizer_and_the_validator(synthesis):
-    (api,) = APIS
-    (authorizer_id,) = synthesis.resources("AWS::ApiGateway::Authorizer")
     synthesis.template("Api").has_resource_properties(
         "AWS::ApiGateway::Authorizer",
         {"Type": "TOKEN", "IdentitySource": "method.request.header.Authorization"},
     )
+    authorizers = synthesis.resources("AWS::ApiGateway::Authorizer")
     paths = _resource_paths(synthesis)
     public = set()
-    for logical_id, (_, method) in synthesis.resources("AWS::ApiGateway::Method").items():
-        properties = method["Properties"]
-        path = paths[properties["ResourceId"]["Ref"]]
-        if path in api.public_paths:
-            public.add((path, properties["HttpMethod"]))
-            assert properties["AuthorizationType"] == "NONE", logical_id
-            assert "AuthorizerId" not in properties, logical_id
-        else:
-            assert properties["AuthorizationType"] == "CUSTOM", logical_id
-            assert properties["AuthorizerId"] == {"Ref": authorizer_id}, logical_id
-        assert "RequestValidatorId" in properties, logical_id
-        assert properties["Integration"]["Type"] == "AWS_PROXY", logical_id
+    for api in APIS:
+        rest_api_id = _rest_api_id(synthesis, api)
+        (authorizer_id,) = [lid for lid, (_, a) in authorizers.items()
+                            if a["Properties"]["RestApiId"] == {"Ref": rest_api_id}]
+        for logical_id, method in _methods(synthesis, api).items():
+            properties = method["Properties"]
+            path = paths[properties["ResourceId"]["Ref"]]
+            if path in api.public_paths:
+                public.add((path, properties["HttpMethod"]))
+                assert properties["AuthorizationType"] == "NONE", logical_id
+                assert "AuthorizerId" not in properties, logical_id
+            else:
+                assert properties["AuthorizationType"] == "CUSTOM", logical_id
+                assert properties["AuthorizerId"] == {"Ref": authorizer_id}, logical_id
+            assert "RequestValidatorId" in properties, logical_id
+            assert properties["Integration"]["Type"] == "AWS_PROXY", logical_id
     assert public == {("/fhir/R4/metadata", "GET")}
 
 
@@ -71,33 +86,35 @@ def _acknowledged(resource: dict) -> dict[str, str]:
 
 
 def test_only_the_public_methods_acknowledge_missing_authorization_and_say_why(synthesis):
-    (api,) = APIS
     paths = _resource_paths(synthesis)
-    for logical_id, (_, method) in synthesis.resources("AWS::ApiGateway::Method").items():
-        rules = _acknowledged(method)
-        if paths[method["Properties"]["ResourceId"]["Ref"]] in api.public_paths:
-            assert "public by specification" in rules["AwsSolutions-APIG4"], logical_id
-            assert "no PHI or tenant data" in rules["AwsSolutions-COG4"], logical_id
-        else:
-            assert "AwsSolutions-APIG4" not in rules, logical_id
-            assert "TOKEN authorizer" in rules["AwsSolutions-COG4"], logical_id
+    for api in APIS:
+        for logical_id, method in _methods(synthesis, api).items():
+            rules = _acknowledged(method)
+            if paths[method["Properties"]["ResourceId"]["Ref"]] in api.public_paths:
+                assert "public by specification" in rules["AwsSolutions-APIG4"], logical_id
+                assert "no PHI or tenant data" in rules["AwsSolutions-COG4"], logical_id
+            else:
+                assert "AwsSolutions-APIG4" not in rules, logical_id
+                assert "TOKEN authorizer" in rules["AwsSolutions-COG4"], logical_id
     for logical_id, (_, rest_api) in synthesis.resources("AWS::ApiGateway::RestApi").items():
         assert not {"AwsSolutions-APIG4", "AwsSolutions-COG4"} & set(_acknowledged(rest_api)), logical_id
 
 
 def test_path_parameters_are_required_and_fhir_bodies_are_validated(synthesis):
     paths = _resource_paths(synthesis)
-    for _, method in synthesis.resources("AWS::ApiGateway::Method").values():
-        properties = method["Properties"]
-        path = paths[properties["ResourceId"]["Ref"]]
-        if "{id}" in path:
-            assert properties["RequestParameters"] == {"method.request.path.id": True}
-        if properties["HttpMethod"] == "POST":
-            assert set(properties["RequestModels"]) == set(_content_types(path, "POST"))
+    for api in APIS:
+        for method in _methods(synthesis, api).values():
+            properties = method["Properties"]
+            path = paths[properties["ResourceId"]["Ref"]]
+            for parameter in ("id", "username"):
+                if f"{{{parameter}}}" in path:
+                    assert properties["RequestParameters"] == {f"method.request.path.{parameter}": True}
+            if properties["HttpMethod"] == "POST" and path.startswith("/fhir/"):
+                expected = _content_types(api, path, "POST")
+                assert set(properties["RequestModels"]) == set(expected)
 
 
-def _content_types(path: str, method: str) -> list[str]:
-    (api,) = APIS
+def _content_types(api, path: str, method: str) -> list[str]:
     return importlib.import_module(api.app_module).app.routes[path][method].content_types
 
 
@@ -120,8 +137,8 @@ def test_stage_traces_throttles_and_logs_access_without_bodies(synthesis):
             ],
         },
     )
-    synthesis.template("Api").resource_count_is("AWS::WAFv2::WebACLAssociation", 1)
-    synthesis.template("Api").resource_count_is("AWS::WAFv2::LoggingConfiguration", 1)
+    synthesis.template("Api").resource_count_is("AWS::WAFv2::WebACLAssociation", len(APIS))
+    synthesis.template("Api").resource_count_is("AWS::WAFv2::LoggingConfiguration", len(APIS))
 
 
 def test_user_pool_is_admin_only_mfa_required_and_clients_cannot_write_tenant_attributes(synthesis):
@@ -154,3 +171,37 @@ def test_functions_receive_exactly_their_declared_environment(synthesis):
         assert properties["Handler"] == declared.handler
         assert properties["TracingConfig"] == {"Mode": "Active"}
         assert len(properties["Layers"]) == 2
+
+
+def test_session_limits_come_from_the_declaration_and_sign_out_revokes(synthesis):
+    (pool,) = USER_POOLS
+    synthesis.template("Api").has_resource_properties(
+        "AWS::Cognito::UserPoolClient",
+        {
+            "IdTokenValidity": pool.sessions.id_token_minutes,
+            "AccessTokenValidity": pool.sessions.access_token_minutes,
+            "RefreshTokenValidity": pool.sessions.refresh_token_hours * 60,
+            "TokenValidityUnits": {"IdToken": "minutes", "AccessToken": "minutes", "RefreshToken": "minutes"},
+            "AuthSessionValidity": pool.sessions.auth_session_minutes,
+            "EnableTokenRevocation": True,
+        },
+    )
+    assert pool.sessions.id_token_minutes <= 15
+    assert pool.sessions.refresh_token_hours <= 12
+
+
+def test_user_admin_may_administer_exactly_the_user_pool_and_append_audit(synthesis):
+    policies = synthesis.resources("AWS::IAM::Policy")
+    (policy,) = [p for lid, (_, p) in policies.items() if lid.startswith("FunctionsuseradminRole")]
+    statements = policy["Properties"]["PolicyDocument"]["Statement"]
+    cognito = [s for s in statements if any(a.startswith("cognito-idp:") for a in _actions(s))]
+    (pool_id,) = synthesis.resources("AWS::Cognito::UserPool")
+    assert cognito
+    assert all(s["Resource"] == {"Fn::GetAtt": [pool_id, "Arn"]} for s in cognito)
+    dynamodb = {a for s in statements for a in _actions(s) if a.startswith("dynamodb:")}
+    assert dynamodb == {"dynamodb:PutItem"}
+
+
+def _actions(statement: dict) -> list[str]:
+    actions = statement["Action"]
+    return [actions] if isinstance(actions, str) else actions

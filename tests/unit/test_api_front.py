@@ -37,7 +37,7 @@ class FakeClients:
 
 
 def _backend() -> tuple[ApiBackend, FakeLambda]:
-    (api,) = APIS
+    (api,) = [declared for declared in APIS if declared.function == "fhir-api"]
     clients = FakeClients()
     deployment = Deployment(stage="dev", region="us-east-1", account_id="0" * 12, endpoint_url="",
                             embedded=True, functions=FUNCTIONS)

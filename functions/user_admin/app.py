@@ -1,0 +1,138 @@
+"""User administration for clinic admins (Chalice): invite, list, change role, disable; and
+sign-out for every user.
+
+The caller and their clinic come only from the authorizer's context (verified token claims);
+a tenant named in a body is ignored. Errors become JSON {"error", "message"} in one place
+(`respond`). Every route is declared here: the CDK app and the local API front read `app.routes`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from functools import cache, wraps
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from chalice import Chalice, ConvertToMiddleware, Response
+
+from cairn.errors import (
+    AccessDenied,
+    CairnError,
+    MalformedRequest,
+    PayloadTooLarge,
+    ResourceNotFound,
+    Unauthenticated,
+)
+from cairn.fhir import rest
+from cairn.user_directory import UserAdminRuntime
+from cairn.users import EmailInUse, UserAdministration
+
+app = Chalice(app_name="cairn-user-admin")
+logger = Logger(service="user-admin")
+tracer = Tracer(service="user-admin")
+metrics = Metrics(namespace="Cairn", service="user-admin")
+app.register_middleware(ConvertToMiddleware(
+    logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)))
+# Responses carry staff and patient emails: keep them out of X-Ray.
+app.register_middleware(ConvertToMiddleware(tracer.capture_lambda_handler(capture_response=False)))
+app.register_middleware(ConvertToMiddleware(metrics.log_metrics))
+
+MAX_BODY_BYTES = 4 * 1024
+ERROR_STATUS: tuple[tuple[type[CairnError], int, str], ...] = (
+    (Unauthenticated, 401, "unauthenticated"),
+    (AccessDenied, 403, "forbidden"),
+    (ResourceNotFound, 404, "not-found"),
+    (EmailInUse, 409, "email-in-use"),
+    (PayloadTooLarge, 413, "too-large"),
+    (MalformedRequest, 400, "invalid"),
+)
+
+
+@cache
+def runtime() -> UserAdminRuntime:
+    """Built once per process, on the first request (not at import: the CDK app imports this
+    module for its routes, with no environment)."""
+    return UserAdminRuntime.from_environ(os.environ)
+
+
+def users() -> UserAdministration:
+    """The user administration of this request's verified caller."""
+    caller = rest.caller_context(app.current_request.context.get("authorizer"))
+    logger.append_keys(tenant_id=caller.tenant_id, role=caller.role.value)
+    return runtime().users(caller)
+
+
+def body() -> object:
+    """The request's JSON body."""
+    raw = app.current_request.raw_body
+    if raw is not None and len(raw) > MAX_BODY_BYTES:
+        raise PayloadTooLarge(f"the body is over {MAX_BODY_BYTES} bytes")
+    if not raw:
+        raise MalformedRequest("the request has no body; send a JSON object")
+    try:
+        return json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise MalformedRequest("the body is not valid JSON") from exc
+
+
+def error_response(exc: Exception) -> tuple[int, dict[str, str]]:
+    """The status and JSON of `exc`: its message says what to fix; a 500 says nothing more."""
+    for kind, status, code in ERROR_STATUS:
+        if isinstance(exc, kind):
+            return status, {"error": code, "message": str(exc)}
+    return 500, {"error": "server-error", "message": "the server failed; try again later"}
+
+
+def respond(view: Callable[..., tuple[int, object]]) -> Callable[..., Response]:
+    """Render a view's (status, JSON) or its error."""
+
+    @wraps(view)
+    def render(*args: Any, **kwargs: Any) -> Response:
+        try:
+            status, answer = view(*args, **kwargs)
+        except CairnError as exc:
+            logger.info("request refused", extra={"error": type(exc).__name__})
+            status, answer = error_response(exc)
+        except Exception as exc:
+            logger.exception("request failed")
+            status, answer = error_response(exc)
+        metrics.add_metric(name=f"Responses{status // 100}xx", unit=MetricUnit.Count, value=1)
+        return Response(body=json.dumps(answer), status_code=status,
+                        headers={"Content-Type": "application/json"})
+
+    return render
+
+
+@app.route("/users", methods=["POST"])
+@respond
+def invite_user() -> tuple[int, object]:
+    return 201, users().invite_user(body()).as_dict()
+
+
+@app.route("/users", methods=["GET"])
+@respond
+def list_users() -> tuple[int, object]:
+    return 200, {"users": [user.as_dict() for user in users().list_users()]}
+
+
+@app.route("/users/{username}/role", methods=["PUT"])
+@respond
+def change_role(username: str) -> tuple[int, object]:
+    return 200, users().change_role(username, body()).as_dict()
+
+
+@app.route("/users/{username}/disable", methods=["POST"])
+@respond
+def disable_user(username: str) -> tuple[int, object]:
+    return 200, users().disable_user(username).as_dict()
+
+
+@app.route("/auth/sign-out", methods=["POST"])
+@respond
+def sign_out() -> tuple[int, object]:
+    users().sign_out()
+    return 200, {"signed_out": True}

@@ -1,0 +1,210 @@
+"""Who may do what: the one permission table of Cairn, and the patient compartment rule.
+
+The table maps role x resource type x action. Every service asks `permits` (or `require`)
+before it touches a record; no route or service keeps its own list of roles. The table is
+rendered into docs/access-control.md by `permission_table_markdown`, and a test keeps the two
+equal, so the documentation cannot drift from what the code enforces.
+
+Beyond the table, three rules decide access to one record:
+  - the patient compartment: a patient user reaches only records of their own Patient, and lab
+    results (Observation, DiagnosticReport with category "laboratory") only once released;
+  - restricted patients (Patient.meta.security holds v3-Confidentiality R or V): besides the
+    patient and the clinic's admins, only a clinician holding an open break-glass grant may open
+    them;
+  - break-glass: physicians and nurses may open a restricted patient for a limited time with a
+    stated reason (cairn.break_glass keeps and audits the grants).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from enum import StrEnum
+from typing import Any
+
+from cairn.errors import AccessDenied
+from multitenant.context import Role, TenantContext
+
+
+class Action(StrEnum):
+    """What a caller does to a resource type; the letters are the documentation's shorthand."""
+
+    CREATE = "create"
+    READ = "read"
+    UPDATE = "update"
+    DELETE = "delete"
+    SEARCH = "search"
+    BREAK_GLASS = "break-glass"  # open a restricted record for a limited time, with a reason
+
+    @property
+    def letter(self) -> str:
+        return _LETTERS[self]
+
+
+_LETTERS = {
+    Action.CREATE: "C", Action.READ: "R", Action.UPDATE: "U", Action.DELETE: "D",
+    Action.SEARCH: "S", Action.BREAK_GLASS: "B",
+}
+
+# FHIR resource types Cairn has or the chart, scheduling and billing issues will add; plus Cairn's
+# own non-FHIR resources: clinic users (user administration) and break-glass grants.
+PATIENT = "Patient"
+USER = "User"
+BREAK_GLASS_GRANT = "BreakGlassGrant"
+CLINICAL_TYPES = (
+    "AllergyIntolerance", "Condition", "DiagnosticReport", "DocumentReference", "Encounter",
+    "Immunization", "MedicationRequest", "Observation", "Procedure", "ServiceRequest",
+)
+RESOURCE_TYPES: tuple[str, ...] = (
+    PATIENT, *CLINICAL_TYPES, "Appointment", "Communication", "Coverage", "Claim", "Invoice",
+    "AuditEvent", USER, BREAK_GLASS_GRANT,
+)
+LAB_RESULT_TYPES = frozenset({"Observation", "DiagnosticReport"})
+LABORATORY = "laboratory"
+# The flag the labs issue sets when a clinician releases a result to the patient portal.
+RELEASE_SYSTEM = "https://cairn.health/fhir/CodeSystem/result-release"
+RELEASED = "released"
+CONFIDENTIALITY_SYSTEM = "http://terminology.hl7.org/CodeSystem/v3-Confidentiality"
+RESTRICTED_CODES = frozenset({"R", "V"})  # restricted, very restricted
+
+CLINICIANS = frozenset({Role.PHYSICIAN, Role.NURSE})
+
+
+def _grant(actions: str, *types: str) -> dict[str, frozenset[Action]]:
+    chosen = frozenset(action for action in Action if action.letter in actions)
+    return {resource_type: chosen for resource_type in types}
+
+
+# Minimum necessary (HIPAA 164.502(b)): each role gets what its work in the clinic needs.
+# Clinical records are never deleted through the API (corrections supersede, with history);
+# only appointments are, when cancelled.
+PERMISSIONS: Mapping[Role, Mapping[str, frozenset[Action]]] = {
+    Role.ADMIN: {
+        **_grant("CRUS", PATIENT, "Coverage"),
+        **_grant("CRUDS", "Appointment"),
+        **_grant("RS", "AuditEvent", BREAK_GLASS_GRANT),
+        **_grant("CRUS", USER),
+    },
+    Role.PHYSICIAN: {
+        **_grant("CRUSB", PATIENT),
+        **_grant("CRUS", *CLINICAL_TYPES, "Appointment", "Communication"),
+        **_grant("RS", "Coverage"),
+    },
+    Role.NURSE: {
+        **_grant("CRUSB", PATIENT),
+        **_grant("CRUS", "AllergyIntolerance", "Condition", "DocumentReference", "Encounter",
+                 "Immunization", "Observation", "Procedure", "Appointment", "Communication"),
+        # Ordering and prescribing are the physician's; nurses read orders and reports.
+        **_grant("RS", "DiagnosticReport", "MedicationRequest", "ServiceRequest", "Coverage"),
+    },
+    Role.FRONT_DESK: {
+        **_grant("CRUS", PATIENT, "Coverage"),
+        **_grant("CRUDS", "Appointment"),
+        **_grant("RS", "Encounter"),
+    },
+    Role.BILLING: {
+        **_grant("RS", PATIENT, "Encounter", "Condition", "Procedure", "Appointment"),
+        **_grant("CRUS", "Coverage", "Claim", "Invoice"),
+    },
+    Role.PATIENT: {
+        # Only within their own compartment (see in_compartment).
+        **_grant("R", PATIENT, "Coverage"),
+        **_grant("RS", *CLINICAL_TYPES, "Appointment", "Invoice", "AuditEvent"),
+        **_grant("CRS", "Communication"),
+    },
+}
+
+
+class UnknownResourceType(ValueError):
+    """A resource type the permission table does not know: a programming error, never a 403."""
+
+
+def permits(role: Role, resource_type: str, action: Action) -> bool:
+    """Whether the table lets `role` do `action` on `resource_type` at all (before the compartment
+    and restriction rules narrow it to single records)."""
+    if resource_type not in RESOURCE_TYPES:
+        raise UnknownResourceType(f"{resource_type} is not in the permission table")
+    return action in PERMISSIONS[role].get(resource_type, frozenset())
+
+
+def require(context: TenantContext, resource_type: str, action: Action) -> None:
+    """AccessDenied, saying which role may not do what, unless the table permits it."""
+    if not permits(context.role, resource_type, action):
+        raise AccessDenied(f"the {context.role.value} role may not {action.value} {resource_type}")
+
+
+def _references(resource: Mapping[str, Any]) -> Iterable[str]:
+    for element in ("subject", "patient", "beneficiary"):
+        value = resource.get(element)
+        if isinstance(value, Mapping) and isinstance(value.get("reference"), str):
+            yield value["reference"]
+    for participant in resource.get("participant") or ():  # Appointment
+        actor = participant.get("actor") if isinstance(participant, Mapping) else None
+        if isinstance(actor, Mapping) and isinstance(actor.get("reference"), str):
+            yield actor["reference"]
+
+
+def compartment_patient_ids(resource: Mapping[str, Any]) -> frozenset[str]:
+    """The Patient ids whose compartment `resource` is in (a Patient is in its own)."""
+    if resource.get("resourceType") == PATIENT:
+        return frozenset({str(resource.get("id", ""))})
+    return frozenset(ref.removeprefix("Patient/") for ref in _references(resource)
+                     if ref.startswith("Patient/"))
+
+
+def is_lab_result(resource: Mapping[str, Any]) -> bool:
+    """An Observation or DiagnosticReport whose category says laboratory."""
+    if resource.get("resourceType") not in LAB_RESULT_TYPES:
+        return False
+    for category in resource.get("category") or ():
+        codings = category.get("coding") or () if isinstance(category, Mapping) else ()
+        if any(isinstance(c, Mapping) and c.get("code") == LABORATORY for c in codings):
+            return True
+    return False
+
+
+def is_released(resource: Mapping[str, Any]) -> bool:
+    """Whether a clinician has released this result to the patient (the labs issue sets it)."""
+    tags = (resource.get("meta") or {}).get("tag") or ()
+    return any(t.get("system") == RELEASE_SYSTEM and t.get("code") == RELEASED for t in tags)
+
+
+def in_compartment(context: TenantContext, resource: Mapping[str, Any]) -> bool:
+    """Whether a patient user may see `resource`: in their own compartment, and, for a lab
+    result, released. Staff are not bound by a compartment (True)."""
+    if context.role is not Role.PATIENT:
+        return True
+    if not context.patient_id or context.patient_id not in compartment_patient_ids(resource):
+        return False
+    return not is_lab_result(resource) or is_released(resource)
+
+
+def is_restricted(patient: Mapping[str, Any]) -> bool:
+    """Whether the Patient is labelled restricted (v3-Confidentiality R or V in meta.security)."""
+    labels = (patient.get("meta") or {}).get("security") or ()
+    return any(isinstance(label, Mapping) and label.get("system") == CONFIDENTIALITY_SYSTEM
+               and label.get("code") in RESTRICTED_CODES for label in labels)
+
+
+def needs_break_glass(context: TenantContext, patient: Mapping[str, Any]) -> bool:
+    """Whether `context` may open this Patient only through break-glass: it is restricted, and
+    the caller is neither an admin nor the patient themself."""
+    if not is_restricted(patient) or context.role is Role.ADMIN:
+        return False
+    return not (context.role is Role.PATIENT and context.patient_id == patient.get("id"))
+
+
+def permission_table_markdown() -> str:
+    """The table as markdown, one row per resource type and one column per role (what
+    docs/access-control.md shows between its generated-table markers)."""
+    roles = list(Role)
+    lines = ["| resource type | " + " | ".join(role.value for role in roles) + " |",
+             "|---|" + "---|" * len(roles)]
+    for resource_type in RESOURCE_TYPES:
+        cells = ["".join(a.letter for a in Action if a in PERMISSIONS[role].get(resource_type, ()))
+                 or "-" for role in roles]
+        lines.append(f"| {resource_type} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":  # regenerates the table in docs/access-control.md
+    print(permission_table_markdown(), end="")
