@@ -29,6 +29,7 @@ from cairn.fhir.capability import METADATA_PATH, capability_statement
 from cairn.fhir.search import parse_search
 from cairn.patients import PATIENT, PatientService
 from cairn.runtime import ClinicalRuntime
+from multitenant.standing import TenantStanding
 
 app = Chalice(app_name="cairn-fhir-api")
 logger = Logger(service="fhir-api")
@@ -50,9 +51,10 @@ def runtime() -> ClinicalRuntime:
 
 def patients() -> PatientService:
     """The Patient service of this request's verified caller."""
-    caller = rest.caller_context(app.current_request.context.get("authorizer"))
+    authorizer = app.current_request.context.get("authorizer")
+    caller = rest.caller_context(authorizer)
     logger.append_keys(tenant_id=caller.tenant_id, role=caller.role.value)
-    return runtime().patients(caller)
+    return runtime().patients(caller, TenantStanding.from_authorizer(authorizer))
 
 
 def service_base() -> str:

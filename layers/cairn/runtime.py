@@ -13,7 +13,9 @@ from cairn.crypto.cache import DataKeyCache
 from cairn.crypto.keyring import KmsKeyring
 from cairn.patients import PatientService
 from cairn.records.dynamodb import DynamoResourceRepository
+from cairn.records.standing import guard_writes
 from multitenant.context import TenantContext
+from multitenant.standing import TenantStanding
 
 
 class ClinicalRuntime:
@@ -37,9 +39,11 @@ class ClinicalRuntime:
         """The audit trail of one verified caller."""
         return DynamoAuditTrail(context, self.clients.dynamodb(), self.settings.audit_table, self._clock)
 
-    def patients(self, context: TenantContext) -> PatientService:
-        """The Patient service of one verified caller."""
+    def patients(self, context: TenantContext, standing: TenantStanding | None = None) -> PatientService:
+        """The Patient service of one verified caller; `standing` (from the authorizer) makes a
+        suspended tenant's records read-only."""
         records = DynamoResourceRepository(
             context, self.clients.dynamodb(), self.settings.clinical_table, self.keyring
         )
-        return PatientService(context, records, self.audit_trail(context), self._clock)
+        guarded = guard_writes(records, standing)
+        return PatientService(context, guarded, self.audit_trail(context), self._clock)
