@@ -41,9 +41,10 @@ class ClinicalRuntime:
 
     def patients(self, context: TenantContext, standing: TenantStanding | None = None) -> PatientService:
         """The Patient service of one verified caller; `standing` (from the authorizer) makes a
-        suspended tenant's records read-only."""
+        suspended tenant's records read-only and holds its patients to the tier's limit."""
+        patient_limit = standing.limits.patients if standing else None
         records = DynamoResourceRepository(
-            context, self.clients.dynamodb(), self.settings.clinical_table, self.keyring
+            context, self.clients.dynamodb(), self.settings.clinical_table, self.keyring, patient_limit
         )
         guarded = guard_writes(records, standing)
         return PatientService(context, guarded, self.audit_trail(context), self._clock)

@@ -4,8 +4,10 @@ injected client (never PynamoDB's own connection), every key under the tenant's 
 A create is one transaction: the version item, the current item (which the by_type index
 lists) and one index item per blind token, so a resource is never findable before it exists
 nor stored without its index entries. Every item is put only if absent, so a create whose
-id is taken writes nothing and says so (ResourceExists). Searches query index partitions and
-then batch-read the current items; nothing scans.
+id is taken writes nothing and says so (ResourceExists). A Patient create also adds one to the
+tenant's patient counter in the same transaction, conditional on staying within the tier's limit
+where one is given (TierLimitReached), so the count is exact and the limit cannot be raced past.
+Searches query index partitions and then batch-read the current items; nothing scans.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from cairn.fhir.search import SearchCriterion, SearchQuery, index_values
 from cairn.records import keys
 from cairn.records.repository import BaseResourceRepository, SearchPage
 from cairn.records.sealing import ResourceSealer
+from cairn.records.standing import TierLimitReached
 from cairn.store.models import ClinicalItem
 from multitenant.context import TenantContext
 
@@ -33,16 +36,19 @@ ITEM_WRITES_PER_CREATE = 2  # the version item and the current item
 BATCH_GET_LIMIT = 100
 BATCH_GET_ATTEMPTS = 5
 NOT_EXISTS = "attribute_not_exists(pk)"
+COUNTED_TYPES = frozenset({"Patient"})  # the resource types a tier limits
 
 
 class DynamoResourceRepository(BaseResourceRepository):
     """One tenant's resources in the clinical table."""
 
-    def __init__(self, context: TenantContext, dynamodb: Any, table: str, keyring: BaseKeyring) -> None:
+    def __init__(self, context: TenantContext, dynamodb: Any, table: str, keyring: BaseKeyring,
+                 patient_limit: int | None = None) -> None:
         super().__init__(context)
         self._dynamodb = dynamodb
         self._table = table
         self._keyring = keyring
+        self._patient_limit = patient_limit  # the tier's; None: count, but do not limit
         self._sealer: ResourceSealer | None = None
         self._blind_index: BlindIndex | None = None
 
@@ -77,16 +83,34 @@ class DynamoResourceRepository(BaseResourceRepository):
             ClinicalItem(pk=keys.index_pk(tenant, resource_type, parameter, token), sk=resource_id)
             for parameter, token in sorted(tokens)
         ]
+        writes: list[dict[str, Any]] = [
+            {"Put": {"TableName": self._table, "Item": item.serialize(), "ConditionExpression": NOT_EXISTS}}
+            for item in items
+        ]
+        if resource_type in COUNTED_TYPES:
+            writes.append(self._count(resource_type))
         try:
-            self._dynamodb.transact_write_items(TransactItems=[
-                {"Put": {"TableName": self._table, "Item": item.serialize(),
-                         "ConditionExpression": NOT_EXISTS}}
-                for item in items
-            ])
+            self._dynamodb.transact_write_items(TransactItems=writes)
         except ClientError as error:
             if _version_item_exists(error):
                 raise ResourceExists(resource_type, resource_id) from None
+            if resource_type in COUNTED_TYPES and _last_condition_failed(error):
+                raise TierLimitReached(resource_type, self._patient_limit or 0) from None
             raise
+
+    def _count(self, resource_type: str) -> dict[str, Any]:
+        """Add one to the tenant's counter of `resource_type`, within the limit if there is one."""
+        update: dict[str, Any] = {
+            "TableName": self._table,
+            "Key": {"pk": {"S": keys.counter_pk(self.context.tenant_id)}, "sk": {"S": resource_type}},
+            "UpdateExpression": "ADD #count :one",
+            "ExpressionAttributeNames": {"#count": "count"},
+            "ExpressionAttributeValues": {":one": {"N": "1"}},
+        }
+        if self._patient_limit is not None:
+            update["ConditionExpression"] = "attribute_not_exists(#count) OR #count < :limit"
+            update["ExpressionAttributeValues"][":limit"] = {"N": str(self._patient_limit)}
+        return {"Update": update}
 
     def get(self, resource_type: str, resource_id: str) -> dict[str, Any] | None:
         response = self._dynamodb.get_item(
@@ -133,7 +157,7 @@ class DynamoResourceRepository(BaseResourceRepository):
         return {"pk": {"S": pk}, "sk": {"S": keys.CURRENT_SK}}
 
     def _check_transaction_size(self, resource_type: str, token_count: int) -> None:
-        limit = MAX_TRANSACTION_ITEMS - ITEM_WRITES_PER_CREATE
+        limit = MAX_TRANSACTION_ITEMS - ITEM_WRITES_PER_CREATE - (resource_type in COUNTED_TYPES)
         if token_count > limit:
             raise InvalidResource([issue(
                 "too-costly",
@@ -206,6 +230,15 @@ def _version_item_exists(error: ClientError) -> bool:
         return False
     reasons = error.response.get("CancellationReasons") or [{}]
     code: object = reasons[0].get("Code")
+    return code == "ConditionalCheckFailed"
+
+
+def _last_condition_failed(error: ClientError) -> bool:
+    """Whether a create's transaction was cancelled by its last write (the counter's limit)."""
+    if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+        return False
+    reasons = error.response.get("CancellationReasons") or [{}]
+    code: object = reasons[-1].get("Code")
     return code == "ConditionalCheckFailed"
 
 

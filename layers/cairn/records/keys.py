@@ -23,3 +23,8 @@ def type_key(tenant_id: str, resource_type: str) -> str:
 
 def type_sort(last_updated: str, resource_id: str) -> str:
     return f"{last_updated}#{resource_id}"
+
+
+def counter_pk(tenant_id: str) -> str:
+    """The tenant's counters (sort key: the counted resource type), e.g. its patients."""
+    return f"{tenant_id}#counters"

@@ -25,6 +25,17 @@ class TenantReadOnly(AccessDenied):
         self.status = status
 
 
+class TierLimitReached(AccessDenied):
+    """A create would take the tenant past its tier's limit; answered as 403, nothing stored."""
+
+    def __init__(self, resource_type: str, limit: int) -> None:
+        super().__init__(
+            f"this clinic's tier allows {limit:,} {resource_type} resources and all are in use: "
+            "move the clinic to a larger tier to register more")
+        self.resource_type = resource_type
+        self.limit = limit
+
+
 class ReadOnlyRecords(BaseResourceRepository):
     """A repository that serves reads and refuses every write."""
 
