@@ -22,6 +22,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from chalice import Chalice, ConvertToMiddleware, Response
 
+from cairn.break_glass import BreakGlass
 from cairn.clock import utc_now
 from cairn.errors import CairnError
 from cairn.fhir import rest
@@ -55,6 +56,13 @@ def patients() -> PatientService:
     caller = rest.caller_context(authorizer)
     logger.append_keys(tenant_id=caller.tenant_id, role=caller.role.value)
     return runtime().patients(caller, TenantStanding.from_authorizer(authorizer))
+
+
+def break_glass() -> BreakGlass:
+    """Break-glass and its report, for this request's verified caller."""
+    caller = rest.caller_context(app.current_request.context.get("authorizer"))
+    logger.append_keys(tenant_id=caller.tenant_id, role=caller.role.value)
+    return runtime().break_glass(caller)
 
 
 def service_base() -> str:
@@ -124,3 +132,23 @@ def search_patients() -> rest.FhirResponse:
     multi = {name: params.getlist(name) for name in params}
     page = service.search_patients(parse_search(PATIENT, multi))
     return rest.searchset(service_base(), PATIENT, page, multi)
+
+
+# Break-glass lives outside the FHIR base: it is Cairn's access control, not a FHIR interaction.
+@app.route("/access/break-glass/{id}", methods=["POST"], content_types=rest.ACCEPTED_BODY_TYPES)
+@fhir
+def open_restricted_patient(id: str) -> rest.FhirResponse:
+    """Open restricted Patient `id` for the caller, time-boxed, with the reason in a Parameters body."""
+    grant = break_glass().open_record(id, rest.parse_body(app.current_request.raw_body))
+    return rest.FhirResponse(201, grant.as_parameters(utc_now()), {})
+
+
+@app.route("/access/break-glass", methods=["GET"], content_types=rest.ACCEPTED_BODY_TYPES)
+@fhir
+def break_glass_report() -> rest.FhirResponse:
+    """The clinic's recent break-glass grants, with their reasons, for its admins."""
+    grants = break_glass().report()
+    now = utc_now()
+    report = {"resourceType": "Bundle", "type": "collection", "total": len(grants),
+              "entry": [{"resource": grant.as_parameters(now)} for grant in grants]}
+    return rest.FhirResponse(200, report, {})

@@ -3,7 +3,9 @@
 Authorization comes from the one permission table (multitenant.permissions): which roles may
 create, read and search Patients. A patient user reads only the Patient in their own compartment;
 any other id answers "not found", exactly like a missing one, so a patient cannot probe which ids
-exist; the attempt is audited as a denial.
+exist; the attempt is audited as a denial. A restricted Patient (see multitenant.permissions) is
+read only by admins, the patient, and clinicians with an open break-glass grant (cairn.break_glass);
+searches leave it out for everyone else.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any, TypeVar
 
 from cairn.audit.events import AuditAction, AuditEvent, AuditOutcome
 from cairn.audit.trail import BaseAuditTrail
+from cairn.break_glass import GRANT_MINUTES, BaseBreakGlassLedger, BreakGlassGrant
 from cairn.clock import Clock, fhir_instant, utc_now
 from cairn.errors import (
     AccessDenied,
@@ -81,14 +84,18 @@ class PatientService:
         audit: BaseAuditTrail,
         clock: Clock = utc_now,
         new_id: Callable[[], str] = new_resource_id,
+        grants: BaseBreakGlassLedger | None = None,
     ) -> None:
         if records.context != context or audit.context != context:
             raise ValueError("the repository and audit trail must belong to the caller's context")
+        if grants is not None and grants.context != context:
+            raise ValueError("the break-glass ledger must belong to the caller's context")
         self.context = context
         self._records = records
         self._audit = audit
         self._clock = clock
         self._new_id = new_id
+        self._grants = grants
 
     def register_patient(self, resource: object) -> dict[str, Any]:
         """Validate and store a new Patient with a server-assigned id; returns it as stored."""
@@ -136,16 +143,28 @@ class PatientService:
                 raise PatientNotFound(patient_id)
             if not permissions.in_compartment(self.context, patient):
                 raise _HiddenDenial(patient_id)
+            if permissions.needs_break_glass(self.context, patient):
+                grant = self._open_grant(patient_id)
+                if grant is None:
+                    raise RestrictedPatient(patient_id)
+                through.append(f"break-glass:{grant.grant_id}")
             return patient
 
-        return self._audited(AuditAction.READ, "read", patient_id, None, read)
+        through: list[str] = []  # the grant a restricted read went through, for the audit
+        return self._audited(AuditAction.READ, "read", patient_id, None, read,
+                             detail_of=lambda _: through[0] if through else None)
 
     def search_patients(self, query: SearchQuery) -> SearchPage:
         """Patients matching every criterion of `query` (see cairn.fhir.search)."""
 
         def search() -> SearchPage:
             permissions.require(self.context, PATIENT, Action.SEARCH)
-            return self._records.search(query)
+            page = self._records.search(query)
+            shown = [patient for patient in page.resources
+                     if not permissions.needs_break_glass(self.context, patient)
+                     or self._open_grant(str(patient.get("id"))) is not None]
+            hidden = len(page.resources) - len(shown)
+            return SearchPage(shown, None if page.total is None else page.total - hidden)
 
         return self._audited(AuditAction.EXECUTE, "search-type", None,
                              ",".join(query.parameter_names) or None, search)
@@ -160,6 +179,11 @@ class PatientService:
         patient["id"] = patient_id
         patient["meta"] = {**meta, "versionId": "1", "lastUpdated": fhir_instant(self._clock())}
         return patient
+
+    def _open_grant(self, patient_id: str) -> BreakGlassGrant | None:
+        if self._grants is None:
+            return None
+        return self._grants.open_grant(self.context.user_id, patient_id, self._clock())
 
     def _audited(
         self, action: AuditAction, subtype: str, entity_id: str | None, detail: str | None,
@@ -191,6 +215,15 @@ class PatientService:
         detail: str | None,
     ) -> None:
         self._audit.record(AuditEvent(action, subtype, outcome, PATIENT, entity_id, detail or None))
+
+
+class RestrictedPatient(AccessDenied):
+    """A restricted Patient read without an open break-glass grant (403, audited as a denial)."""
+
+    def __init__(self, patient_id: str) -> None:
+        super().__init__(
+            f"Patient/{patient_id} is restricted: a physician or nurse may open it for "
+            f"{GRANT_MINUTES} minutes with POST /access/break-glass/{patient_id} and a reason")
 
 
 class _HiddenDenial(PatientNotFound):

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import copy
 import hashlib
+from datetime import datetime
 from typing import Any
 
 from cairn.audit.events import AuditEvent
 from cairn.audit.trail import BaseAuditTrail
+from cairn.break_glass import BaseBreakGlassLedger, BreakGlassGrant
 from cairn.crypto.blind_index import normalize
 from cairn.crypto.keyring import BaseKeyring
 from cairn.errors import ResourceExists
@@ -63,3 +65,18 @@ class FakeAuditTrail(BaseAuditTrail):
 
     def record(self, event: AuditEvent) -> None:
         self.events.append((self.context, event))
+
+
+class FakeBreakGlassLedger(BaseBreakGlassLedger):
+    """Grants in a list shared by every tenant (like the one table), filtered by tenant."""
+
+    def __init__(self, context: TenantContext, grants: list[tuple[str, BreakGlassGrant]]) -> None:
+        super().__init__(context)
+        self.grants = grants
+
+    def add(self, grant: BreakGlassGrant) -> None:
+        self.grants.append((self.context.tenant_id, grant))
+
+    def opened_since(self, since: datetime) -> list[BreakGlassGrant]:
+        mine = [g for tenant, g in self.grants if tenant == self.context.tenant_id and g.opened >= since]
+        return sorted(mine, key=lambda g: g.opened, reverse=True)

@@ -200,6 +200,8 @@ def test_routes_are_declared_explicitly_for_the_cdk_app_and_the_local_front():
         "/fhir/R4/metadata": ["GET"],
         "/fhir/R4/Patient": ["GET", "POST"],
         "/fhir/R4/Patient/{id}": ["GET"],
+        "/access/break-glass": ["GET"],
+        "/access/break-glass/{id}": ["POST"],
     }
 
 
