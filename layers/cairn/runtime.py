@@ -7,6 +7,7 @@ from collections.abc import Mapping
 
 from cairn.audit.trail import DynamoAuditTrail
 from cairn.aws import AwsClients, AwsSettings
+from cairn.break_glass import BreakGlass, DynamoBreakGlassLedger
 from cairn.clock import Clock, utc_now
 from cairn.config import DataSettings
 from cairn.crypto.cache import DataKeyCache
@@ -47,4 +48,18 @@ class ClinicalRuntime:
             context, self.clients.dynamodb(), self.settings.clinical_table, self.keyring, patient_limit
         )
         guarded = guard_writes(records, standing)
-        return PatientService(context, guarded, self.audit_trail(context), self._clock)
+        return PatientService(context, guarded, self.audit_trail(context), self._clock,
+                              grants=self.break_glass_ledger(context))
+
+    def break_glass_ledger(self, context: TenantContext) -> DynamoBreakGlassLedger:
+        """The break-glass grants of the caller's tenant."""
+        return DynamoBreakGlassLedger(context, self.clients.dynamodb(), self.settings.clinical_table,
+                                      self.keyring)
+
+    def break_glass(self, context: TenantContext) -> BreakGlass:
+        """Break-glass and its report, for one verified caller."""
+        records = DynamoResourceRepository(
+            context, self.clients.dynamodb(), self.settings.clinical_table, self.keyring
+        )
+        return BreakGlass(context, self.break_glass_ledger(context), records,
+                          self.audit_trail(context), self._clock)
