@@ -49,6 +49,7 @@ class Deployment:
     functions: dict[str, str] = field(default_factory=dict)  # function name -> ARN
     function_environments: dict[str, dict[str, str]] = field(default_factory=dict)
     state_machines: dict[str, str] = field(default_factory=dict)  # machine name -> ARN
+    roles: dict[str, str] = field(default_factory=dict)  # shared role name (tenant-data) -> ARN
     api_url: str | None = None
     users: dict[str, dict[str, str]] = field(default_factory=dict)  # tenant -> role -> username
     demo_password: str | None = None

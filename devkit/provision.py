@@ -92,6 +92,7 @@ def provision(clients: AwsClients, target: ProvisionTarget) -> Deployment:
     # environment while the machines reference the functions: one pass, no cycle.
     for machine in declarations.STATE_MACHINES:
         deployment.state_machines[machine.name] = _state_machine_arn(deployment, target.name(machine.name))
+    create_tenant_data_role(clients, target, deployment)
     create_functions(clients, target, deployment, layers)
     create_state_machines(clients, target, deployment)
     return deployment
@@ -274,6 +275,52 @@ def create_layers(clients: AwsClients, target: ProvisionTarget, deployment: Depl
                           layer_sources(target.dependencies_dir))
 
 
+def create_tenant_data_role(clients: AwsClients, target: ProvisionTarget, deployment: Deployment) -> None:
+    """The role tenant-scoped credentials are assumed from, trusting exactly the declared
+    functions' roles (created here first, reused by create_functions), with the declared data
+    resources as its maximum permissions. moto's STS issues sessions from it but enforces neither
+    the trust nor either policy (docs/isolation.md): the documents are the CDK app's, in substance."""
+    declared = declarations.TENANT_DATA_ACCESS
+    trusted = [_create_role(clients, target.name(f"{name}-fn"), "lambda.amazonaws.com")
+               for name in declared.assumed_by]
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"AWS": trusted}, "Action": "sts:AssumeRole"}],
+    }
+    iam = clients.client("iam")
+    name = target.name(declared.name)
+    arn = existing_role_arn(iam, name)
+    if arn is None:
+        arn = str(iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust),
+                                  Description=declared.description)["Role"]["Arn"])
+    else:
+        iam.update_assume_role_policy(RoleName=name, PolicyDocument=json.dumps(trust))
+    iam.put_role_policy(RoleName=name, PolicyName="tenant-data",
+                        PolicyDocument=json.dumps(_tenant_data_policy(declared, deployment)))
+    deployment.roles[declared.name] = arn
+
+
+def _tenant_data_policy(
+    declared: declarations.TenantDataAccessDeclaration, deployment: Deployment
+) -> dict[str, Any]:
+    """The role's maximum permissions: the declared tables, keys and buckets, by ARN."""
+    resources: list[str] = []
+    for key in declared.uses:
+        if key in deployment.tables:
+            table = f"arn:aws:dynamodb:{deployment.region}:{deployment.account_id}:table/"
+            resources += [table + deployment.tables[key], f"{table}{deployment.tables[key]}/index/*"]
+        elif key in deployment.keys:
+            resources.append(deployment.keys[key])
+        elif key in deployment.buckets:
+            bucket = f"arn:aws:s3:::{deployment.buckets[key]}"
+            resources += [bucket, f"{bucket}/*"]
+    actions = ["dynamodb:*", "kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey", "s3:*"]
+    return {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Action": actions,
+        "Resource": resources,
+    }]}
+
+
 def create_functions(clients: AwsClients, target: ProvisionTarget, deployment: Deployment,
                      layers: list[str]) -> None:
     """One role and one zip-packaged python3.11 function per declaration, fully configured.
@@ -322,6 +369,8 @@ def function_environment(
     values.update({key.env: deployment.keys[key.key] for key in declarations.KEYS if key.env})
     values.update({b.env: deployment.buckets[b.key] for b in declarations.BUCKETS if b.env})
     values.update({m.env: deployment.state_machines[m.name] for m in declarations.STATE_MACHINES})
+    if declarations.TENANT_DATA_ACCESS.name in deployment.roles:
+        values[declarations.TENANT_DATA_ACCESS.env] = deployment.roles[declarations.TENANT_DATA_ACCESS.name]
     pool = next(iter(deployment.user_pools.values()))
     values[config.USER_POOL_ID] = pool.id
     if declared.identity:

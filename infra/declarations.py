@@ -121,6 +121,22 @@ class ApiDeclaration:
 
 
 @dataclass(frozen=True)
+class TenantDataAccessDeclaration:
+    """The role tenant-scoped credentials are assumed from (multitenant/credentials.py).
+
+    `uses` is the most any one tenant's session may do (the role's own policy); each session is
+    narrowed to one tenant by its session policy. `assumed_by` names the functions trusted to
+    assume it; they receive its ARN in `env`.
+    """
+
+    name: str
+    env: str
+    description: str
+    uses: dict[str, Access]
+    assumed_by: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class StateMachineDeclaration:
     """A state machine from stepfunctions/<definition>; ${Placeholders} are filled from
     `substitutions`: a placeholder maps to "function:<name>" (its ARN), "bucket:<key>"
@@ -225,6 +241,16 @@ STATE_MACHINES: tuple[StateMachineDeclaration, ...] = (
 )
 
 
+TENANT_DATA_ACCESS = TenantDataAccessDeclaration(
+    name="tenant-data",
+    env=config.TENANT_DATA_ROLE_ARN,
+    description="tenant data access: assumed per tenant with a session policy narrowing it to that tenant",
+    uses={"clinical": Access.READ_WRITE, "audit": Access.APPEND, "data": Access.ENCRYPT_DECRYPT,
+          "documents": Access.READ_WRITE},
+    assumed_by=("fhir-api", "bundle-import"),
+)
+
+
 def function(name: str) -> FunctionDeclaration:
     """The declaration of the function called `name`."""
     for declared in FUNCTIONS:
@@ -254,6 +280,8 @@ def environment_names(declared: FunctionDeclaration) -> tuple[str, ...]:
     for machine in STATE_MACHINES:
         if machine.name in declared.uses:
             names.append(machine.env)
+    if declared.name in TENANT_DATA_ACCESS.assumed_by:
+        names.append(TENANT_DATA_ACCESS.env)
     if declared.identity:
         names += [config.USER_POOL_ID, config.USER_POOL_CLIENT_IDS, config.JWT_ISSUER, config.JWKS_URL]
     elif any(pool.key in declared.uses for pool in USER_POOLS):

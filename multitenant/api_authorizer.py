@@ -19,11 +19,26 @@ def api_arn_pattern(method_arn: str) -> str:
     return "/".join(api_and_stage) + "/*"
 
 
+# API key values must be at least 20 characters; the prefix makes every tenant's value one.
+USAGE_KEY_PREFIX = "cairn-tenant-usage-"
+
+
+def usage_identifier_key(tenant_id: str) -> str:
+    """The value of the tenant's API Gateway API key, which places it in its tier's usage plan.
+
+    The REST API takes API keys from the authorizer (apiKeySourceType AUTHORIZER), never from a
+    client header, so the value is an identifier, not a secret: derived from the verified tenant,
+    it needs no lookup per request. Onboarding creates the key with this value (docs/isolation.md)."""
+    return f"{USAGE_KEY_PREFIX}{tenant_id}"
+
+
 def allow(context: TenantContext, method_arn: str) -> dict[str, Any]:
     """Allow the caller to invoke the API, passing tenant, role, subject and linked patient on
-    as the authorizer context (strings only: API Gateway drops other types)."""
+    as the authorizer context (strings only: API Gateway drops other types), and the tenant's
+    usage identifier key, so its tier's throttling applies."""
     return {
         "principalId": context.user_id,
+        "usageIdentifierKey": usage_identifier_key(context.tenant_id),
         "policyDocument": {
             "Version": "2012-10-17",
             "Statement": [{

@@ -42,7 +42,8 @@ def handler(event: dict[str, Any], _context: Any) -> dict[str, Any]:
     logger.append_keys(tenant_id=caller.tenant_id)  # never the key: file names can carry names
     clinical, documents = runtime()
     audit = clinical.audit_trail(caller)
-    bundle = read_bundle(clinical.clients.s3(), documents.documents_bucket, audit, request.bundle_key)
+    s3 = clinical.clients_for(caller).s3()  # narrowed to tenants/<tenant>/ where credentials are scoped
+    bundle = read_bundle(s3, documents.documents_bucket, audit, request.bundle_key)
     summary = import_bundle(clinical.patients(caller), bundle, request.bundle_key)
     metrics.add_metric(name="PatientsImported", unit=MetricUnit.Count, value=len(summary.created))
     metrics.add_metric(name="PatientsAlreadyImported", unit=MetricUnit.Count, value=len(summary.existing))

@@ -14,7 +14,14 @@ from constructs import Construct
 from infra.bundling import LAMBDA_RUNTIME, cairn_layer_code, dependency_layer_code, lambda_architecture
 from infra.components.catalog import DataCatalog
 from infra.components.logs import encrypted_log_group
-from infra.declarations import FUNCTIONS, PROJECT_ROOT, FunctionDeclaration, environment_names
+from infra.components.tenant_access import TenantDataAccessRole
+from infra.declarations import (
+    FUNCTIONS,
+    PROJECT_ROOT,
+    TENANT_DATA_ACCESS,
+    FunctionDeclaration,
+    environment_names,
+)
 from infra.nag import acknowledge
 from infra.stage import StageConfig
 
@@ -56,6 +63,21 @@ class Functions(Construct):
             self._dependency_layer(runtime, architecture),
         ]
         environment = {**catalog.environment(), **identity_environment}
+        # Roles first: the tenant data access role trusts them, and its ARN reaches the functions.
+        self.roles: dict[str, iam.Role] = {
+            declared.name: iam.Role(
+                Construct(self, declared.name),
+                "Role",
+                assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+                description=f"Cairn {stage.name} {declared.name}: {declared.description}",
+            )
+            for declared in FUNCTIONS
+        }
+        self.tenant_data_access = TenantDataAccessRole(
+            self, "TenantDataAccess", stage=stage, catalog=catalog,
+            trusted={name: self.roles[name] for name in TENANT_DATA_ACCESS.assumed_by if name in self.roles},
+        )
+        environment[TENANT_DATA_ACCESS.env] = self.tenant_data_access.role.role_arn
         self.functions: dict[str, lambda_.Function] = {}
         for declared in FUNCTIONS:
             self.functions[declared.name] = self._function(
@@ -84,17 +106,13 @@ class Functions(Construct):
         runtime: lambda_.Runtime,
         architecture: lambda_.Architecture,
     ) -> lambda_.Function:
-        scope = Construct(self, declared.name)
+        role = self.roles[declared.name]
+        scope = role.node.scope
+        assert isinstance(scope, Construct)
         name = stage.resource_name(declared.name)
         source = PROJECT_ROOT / "functions" / declared.source
         if not source.is_dir():
             raise FileNotFoundError(f"function {declared.name!r} has no code at {source}")
-        role = iam.Role(
-            scope,
-            "Role",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description=f"Cairn {stage.name} {declared.name}: {declared.description}",
-        )
         log_group = encrypted_log_group(scope, "Logs", stage=stage, key=log_key, name=f"/aws/lambda/{name}")
         log_group.grant_write(role)
         missing = [env for env in environment_names(declared) if env not in environment]

@@ -26,6 +26,7 @@ from infra.components.logs import encrypted_log_group
 from infra.declarations import ApiDeclaration
 from infra.nag import acknowledge, acknowledge_managed_policies
 from infra.stage import StageConfig
+from multitenant.tiers import Tier, limits
 
 # JSON bodies on routes under this prefix are FHIR resources: API Gateway rejects anything that
 # is not an object with a resourceType before it reaches (and is billed to) the function.
@@ -123,6 +124,9 @@ class ChaliceRestApi(Construct):
             rest_api_name=name,
             description=f"Cairn {stage.name}: the {declared.function} application ({declared.app_module})",
             endpoint_types=[apigw.EndpointType.REGIONAL],
+            # Each tenant's API key (its tier's usage plan) comes from the authorizer's
+            # usageIdentifierKey, derived from the verified token, never from a client header.
+            api_key_source_type=apigw.ApiKeySourceType.AUTHORIZER if authorizer_function else None,
             cloud_watch_role=True,  # execution logging needs the account's API Gateway logging role
             deploy_options=apigw.StageOptions(
                 stage_name=stage.name,
@@ -139,6 +143,7 @@ class ChaliceRestApi(Construct):
         self._execution_log_group(stage, log_key)
         authorizer = self._authorizer(stage, authorizer_function)
         self._add_routes(declared, handler, authorizer)
+        self.usage_plans = self._usage_plans(stage, declared) if authorizer else {}
         if stage.waf_enabled:
             self._web_acl(stage, log_key)
         self._acknowledge(stage, authorizer is not None)
@@ -193,6 +198,7 @@ class ChaliceRestApi(Construct):
                 integration,
                 authorizer=None if public else authorizer,
                 authorization_type=apigw.AuthorizationType.NONE if public else apigw.AuthorizationType.CUSTOM,
+                api_key_required=not public,  # so the tenant's tier usage plan throttles it
                 request_validator=validator,
                 request_parameters=parameters or None,
                 request_models=models or None,
@@ -202,6 +208,24 @@ class ChaliceRestApi(Construct):
                 acknowledge(method, "AwsSolutions-COG4", PUBLIC_PATH_REASONS[route.path])
             elif not public:
                 acknowledge(method, "AwsSolutions-COG4", AUTHORIZED_REASON)
+
+    def _usage_plans(self, stage: StageConfig, declared: ApiDeclaration) -> dict[Tier, apigw.UsagePlan]:
+        """One usage plan per tier on this API's stage, throttled at the tier's rate and burst
+        (multitenant/tiers.py). Onboarding puts each tenant's API key in its tier's plan."""
+        plans: dict[Tier, apigw.UsagePlan] = {}
+        for tier in Tier:
+            tier_limits = limits(tier)
+            plans[tier] = self.api.add_usage_plan(
+                f"{tier.value.title()}UsagePlan",
+                name=usage_plan_name(stage, declared, tier),
+                description=f"Cairn {stage.name} {tier.value} tier: {tier_limits.api_rate_per_second} "
+                f"requests/s, burst {tier_limits.api_burst}, per tenant",
+                throttle=apigw.ThrottleSettings(
+                    rate_limit=tier_limits.api_rate_per_second, burst_limit=tier_limits.api_burst
+                ),
+                api_stages=[apigw.UsagePlanPerApiStage(api=self.api, stage=self.api.deployment_stage)],
+            )
+        return plans
 
     def _web_acl(self, stage: StageConfig, log_key: kms.IKey) -> None:
         def managed(priority: int, name: str, *, count: tuple[str, ...] = ()) -> wafv2.CfnWebACL.RuleProperty:
@@ -310,6 +334,11 @@ class ChaliceRestApi(Construct):
                 f"Stage {stage.name} runs without WAF (cdk.json stages: waf_enabled false), e.g. on "
                 "LocalStack; requests are still authorized, validated and throttled.",
             )
+
+
+def usage_plan_name(stage: StageConfig, declared: ApiDeclaration, tier: Tier) -> str:
+    """The name onboarding finds a tier's usage plan by: "cairn-<stage>-<function>-<tier>"."""
+    return stage.resource_name(f"{declared.function}-{tier.value}")
 
 
 def _check_public_paths(declared: ApiDeclaration, paths: set[str]) -> None:

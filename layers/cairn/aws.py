@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import boto3
@@ -33,6 +34,16 @@ class AwsSettings:
         return cls(region=region, endpoint_url=environ.get("AWS_ENDPOINT_URL") or None)
 
 
+@dataclass(frozen=True)
+class AwsCredentials:
+    """Temporary credentials (an STS session), and when they stop working."""
+
+    access_key_id: str
+    secret_access_key: str
+    session_token: str
+    expiration: datetime
+
+
 ClientHook = Callable[[Any], None]
 
 
@@ -44,9 +55,23 @@ class AwsClients:
     every client as it is built (the benchmarks count AWS calls through botocore events there).
     """
 
-    def __init__(self, settings: AwsSettings, on_client: ClientHook | None = None) -> None:
+    def __init__(
+        self,
+        settings: AwsSettings,
+        on_client: ClientHook | None = None,
+        credentials: AwsCredentials | None = None,
+    ) -> None:
         self._settings = settings
-        self._session = boto3.session.Session(region_name=settings.region)
+        self._credentials = credentials
+        if credentials is None:  # the process's own (the function role's) credentials
+            self._session = boto3.session.Session(region_name=settings.region)
+        else:
+            self._session = boto3.session.Session(
+                region_name=settings.region,
+                aws_access_key_id=credentials.access_key_id,
+                aws_secret_access_key=credentials.secret_access_key,
+                aws_session_token=credentials.session_token,
+            )
         self._config = Config(
             retries={"mode": "adaptive", "max_attempts": settings.max_attempts},
             connect_timeout=5,
@@ -60,6 +85,15 @@ class AwsClients:
     @property
     def settings(self) -> AwsSettings:
         return self._settings
+
+    @property
+    def credentials(self) -> AwsCredentials | None:
+        """The temporary credentials these clients sign with; None for the process's own."""
+        return self._credentials
+
+    def with_credentials(self, credentials: AwsCredentials) -> AwsClients:
+        """A new factory for the same endpoint and hooks, signing with `credentials`."""
+        return AwsClients(self._settings, self._on_client, credentials)
 
     def client(self, service: str) -> Any:
         """The shared client for `service` (e.g. "dynamodb", "kms", "s3")."""
@@ -93,3 +127,6 @@ class AwsClients:
 
     def lambda_(self) -> Any:
         return self.client("lambda")
+
+    def sts(self) -> Any:
+        return self.client("sts")

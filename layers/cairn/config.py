@@ -23,6 +23,9 @@ JWKS_URL = "CAIRN_JWKS_URL"
 STAGE = "CAIRN_STAGE"
 BUNDLE_IMPORT_STATE_MACHINE_ARN = "CAIRN_BUNDLE_IMPORT_STATE_MACHINE_ARN"
 TENANT_ONBOARDING_STATE_MACHINE_ARN = "CAIRN_TENANT_ONBOARDING_STATE_MACHINE_ARN"
+# The role tenant-scoped credentials are assumed from (multitenant/credentials.py); where it is
+# unset, the data layer uses the process's own credentials.
+TENANT_DATA_ROLE_ARN = "CAIRN_TENANT_DATA_ROLE_ARN"
 
 
 def require(environ: Mapping[str, str], name: str) -> str:
@@ -35,11 +38,14 @@ def require(environ: Mapping[str, str], name: str) -> str:
 
 @dataclass(frozen=True)
 class DataSettings:
-    """Where clinical data lives: tables, the data key and the documents bucket."""
+    """Where clinical data lives: tables, the data key and the documents bucket; and the role
+    that tenant-scoped credentials come from (None: the process's own credentials)."""
 
     clinical_table: str
     audit_table: str
     data_key_id: str
+    tenant_data_role_arn: str | None = None
+    documents_bucket: str | None = None
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> DataSettings:
@@ -47,6 +53,8 @@ class DataSettings:
             clinical_table=require(environ, CLINICAL_TABLE),
             audit_table=require(environ, AUDIT_TABLE),
             data_key_id=require(environ, DATA_KEY_ID),
+            tenant_data_role_arn=environ.get(TENANT_DATA_ROLE_ARN, "").strip() or None,
+            documents_bucket=environ.get(DOCUMENTS_BUCKET, "").strip() or None,
         )
 
 

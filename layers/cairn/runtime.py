@@ -16,6 +16,7 @@ from cairn.patients import PatientService
 from cairn.records.dynamodb import DynamoResourceRepository
 from cairn.records.standing import guard_writes
 from multitenant.context import TenantContext
+from multitenant.credentials import TenantClients, TenantDataScope
 from multitenant.standing import TenantStanding
 
 
@@ -23,29 +24,64 @@ class ClinicalRuntime:
     """Settings, AWS clients and the data key cache, built once at cold start; per-caller
     repositories and services built from them for each invocation."""
 
-    def __init__(self, settings: DataSettings, clients: AwsClients, clock: Clock = utc_now) -> None:
+    def __init__(
+        self,
+        settings: DataSettings,
+        clients: AwsClients,
+        clock: Clock = utc_now,
+        tenant_clients: TenantClients | None = None,
+    ) -> None:
         self.settings = settings
         self.clients = clients
         self._clock = clock
+        self._data_keys = DataKeyCache()  # keyed by table, KMS key and tenant: safe to share
         self.keyring = KmsKeyring(
-            clients.dynamodb(), clients.kms(), settings.clinical_table, settings.data_key_id, DataKeyCache()
+            clients.dynamodb(), clients.kms(), settings.clinical_table, settings.data_key_id, self._data_keys
         )
+        if tenant_clients is None and settings.tenant_data_role_arn:
+            tenant_clients = TenantClients.for_role(
+                clients, settings.tenant_data_role_arn, TenantDataScope.from_settings(settings), clock
+            )
+        self._tenant_clients = tenant_clients
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> ClinicalRuntime:
         """Validate the environment (ConfigurationError names what is missing) and build."""
         return cls(DataSettings.from_environ(environ), AwsClients(AwsSettings.from_environ(environ)))
 
+    @property
+    def tenant_scoped(self) -> bool:
+        """Whether data calls sign with tenant-scoped STS credentials (the role ARN is set)."""
+        return self._tenant_clients is not None
+
+    def clients_for(self, context: TenantContext) -> AwsClients:
+        """The AWS clients for one caller's data: narrowed to its tenant by a session policy when
+        tenant-scoped credentials are configured, else the process's own."""
+        if self._tenant_clients is None:
+            return self.clients
+        return self._tenant_clients.for_tenant(context.tenant_id)
+
+    def keyring_for(self, context: TenantContext) -> KmsKeyring:
+        """The keyring on the caller's clients (KMS and the keyring item sit under its tenant)."""
+        if self._tenant_clients is None:
+            return self.keyring
+        clients = self.clients_for(context)
+        return KmsKeyring(clients.dynamodb(), clients.kms(), self.settings.clinical_table,
+                          self.settings.data_key_id, self._data_keys)
+
     def audit_trail(self, context: TenantContext) -> DynamoAuditTrail:
         """The audit trail of one verified caller."""
-        return DynamoAuditTrail(context, self.clients.dynamodb(), self.settings.audit_table, self._clock)
+        return DynamoAuditTrail(
+            context, self.clients_for(context).dynamodb(), self.settings.audit_table, self._clock
+        )
 
     def patients(self, context: TenantContext, standing: TenantStanding | None = None) -> PatientService:
         """The Patient service of one verified caller; `standing` (from the authorizer) makes a
         suspended tenant's records read-only and holds its patients to the tier's limit."""
         patient_limit = standing.limits.patients if standing else None
         records = DynamoResourceRepository(
-            context, self.clients.dynamodb(), self.settings.clinical_table, self.keyring, patient_limit
+            context, self.clients_for(context).dynamodb(), self.settings.clinical_table,
+            self.keyring_for(context), patient_limit,
         )
         guarded = guard_writes(records, standing)
         return PatientService(context, guarded, self.audit_trail(context), self._clock,

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from infra.declarations import FUNCTIONS, KEYS, Access, function
+from infra.declarations import FUNCTIONS, KEYS, TENANT_DATA_ACCESS, Access, function
 
 pytestmark = pytest.mark.infra
 
@@ -60,7 +60,8 @@ def test_the_audit_table_only_ever_receives_put_item(synthesis):
         for logical_id, statement in _allow_statements(synthesis)
         if "table/cairn-dev-audit" in json.dumps(statement.get("Resource"))
     ]
-    appenders = [f for f in FUNCTIONS if f.uses.get("audit") is Access.APPEND]
+    appenders = [f.uses for f in FUNCTIONS if f.uses.get("audit") is Access.APPEND]
+    appenders += [TENANT_DATA_ACCESS.uses] if TENANT_DATA_ACCESS.uses.get("audit") is Access.APPEND else []
     assert len(audit_statements) == len(appenders) > 0
     for logical_id, statement in audit_statements:
         assert _as_list(statement["Action"]) == ["dynamodb:PutItem"], logical_id
@@ -96,7 +97,8 @@ def test_tenant_data_key_is_usable_only_with_a_tenant_in_the_encryption_context(
             for logical_id, statement in _allow_statements(synthesis)
             if logical_prefix in json.dumps(statement.get("Resource"))
         ]
-        users = [f for f in FUNCTIONS if f.uses.get(key.key) is Access.ENCRYPT_DECRYPT]
+        holders = (*FUNCTIONS, TENANT_DATA_ACCESS)
+        users = [f.uses for f in holders if f.uses.get(key.key) is Access.ENCRYPT_DECRYPT]
         assert len(statements) == len(users) > 0
         for logical_id, statement in statements:
             conditions = statement["Condition"]
