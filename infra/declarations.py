@@ -212,12 +212,26 @@ FUNCTIONS: tuple[FunctionDeclaration, ...] = (
               "data": Access.ENCRYPT_DECRYPT, "clinic": Access.ADMINISTER_USERS},
         timeout_seconds=60,
     ),
+    FunctionDeclaration(
+        name="operator-authorizer", source="operator_authorizer", handler="handler.handler",
+        description="verifies Cognito tokens for the operator API: admits the operators group only",
+        identity=True, memory_mb=256, timeout_seconds=10,
+    ),
+    FunctionDeclaration(
+        name="operator-api", source="operator_api", handler="app.app",
+        description="the operator API (Chalice): onboard, list, show, suspend and reactivate tenants",
+        uses={"tenants": Access.READ_WRITE, "audit": Access.APPEND, "tenant-onboarding": Access.START},
+        memory_mb=256,
+    ),
 )
 
 APIS: tuple[ApiDeclaration, ...] = (
     ApiDeclaration(function="fhir-api", app_module="functions.fhir_api.app", authorizer="authorizer",
                    public_paths=("/fhir/R4/metadata",)),  # FHIR capability discovery needs no token
     ApiDeclaration(function="user-admin", app_module="functions.user_admin.app", authorizer="authorizer"),
+    # Platform operators only (docs/tenancy.md): its own authorizer admits the operators group.
+    ApiDeclaration(function="operator-api", app_module="functions.operator_api.app",
+                   authorizer="operator-authorizer"),
 )
 
 STATE_MACHINES: tuple[StateMachineDeclaration, ...] = (

@@ -41,3 +41,7 @@ class AdminEmailInUse(TenantError):
 
     def __init__(self) -> None:
         super().__init__("the admin email is already in use by another user; invite a different address")
+
+
+class InvalidOperatorRequest(TenantError):
+    """An operator's request is malformed (e.g. no reason for a status change)."""

@@ -8,6 +8,7 @@ import subprocess
 from typing import Any
 
 import pytest
+import requests
 
 from tests.e2e.cairn_dev import CairnDev, cairn_command
 
@@ -49,3 +50,20 @@ def test_an_operator_onboards_suspends_and_reactivates_a_clinic(cairn_dev: Cairn
     assert reactivated["status"] == "active"
     assert taken.returncode == 1
     assert "already taken" in taken.stderr
+
+
+@pytest.mark.parametrize("role", ["admin", "physician"])
+def test_clinic_users_are_refused_by_the_operator_api(cairn_dev: CairnDev, role: str) -> None:
+    headers = cairn_dev.auth("demo-clinic", role)
+    operator_tenants = f"{cairn_dev.api_url}/operator/tenants"
+    listed = requests.get(operator_tenants, headers=headers, timeout=30)
+    created = requests.post(operator_tenants, headers=headers, timeout=30, json={
+        "request_id": "r1", "tenant_id": "sneaky", "name": "Sneaky", "tier": "starter",
+        "admin_email": "a@sneaky.example"})
+
+    assert (listed.status_code, created.status_code) == (403, 403)
+    assert "sneaky" not in _tenant(cairn_dev, "list").stdout
+
+
+def test_the_operator_api_wants_a_token(cairn_dev: CairnDev) -> None:
+    assert requests.get(f"{cairn_dev.api_url}/operator/tenants", timeout=30).status_code == 401

@@ -21,11 +21,14 @@ from devkit import cli, emulator, seed
 from devkit.deployment import Deployment
 from devkit.provision import ProvisionTarget, provision
 from devkit.tenants import TenantOperations
+from functions.operator_api import app as operator_app
+from multitenant.context import Role, TenantContext
 from multitenant.errors import InvalidOnboardingRequest, TenantAlreadyExists
 from multitenant.lifecycle import TenantStatus
 from multitenant.onboarding import DEFAULT_SETTINGS
 from multitenant.provisioning import DynamoTenantSettings, OnboardingLauncher, group_name
 from multitenant.registry import DynamoTenantRegistry
+from tests.integration.clinical.support import LambdaContext
 
 
 def _free_port() -> int:
@@ -273,3 +276,119 @@ def test_suspending_a_cancelled_tenant_is_refused_with_the_allowed_changes(
 
     assert cli.main(["tenant", "--state-dir", str(tmp_path), "suspend", "birch", "--reason", "x"]) == 1
     assert "cannot become suspended (allowed from cancelled: active, deleted)" in capsys.readouterr().err
+
+
+# The operator API, served in-process with the environment the embedded runtime gives it.
+
+OPERATOR = {"operator": "true", "sub": "op-7"}
+
+
+@pytest.fixture
+def operator_api(deployment: Deployment, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    for name, value in deployment.function_environments["operator-api"].items():
+        monkeypatch.setenv(name, value)
+    operator_app.runtime.cache_clear()
+    yield operator_app
+    operator_app.runtime.cache_clear()
+
+
+def _operator_call(api: Any, method: str, path: str, authorizer: dict[str, str],
+                   body: dict[str, Any] | None = None) -> tuple[int, dict[str, Any]]:
+    route, parameters = _route_of(api, method, path)
+    event = {
+        "resource": route, "path": path, "httpMethod": method,
+        "headers": {"Content-Type": "application/json", "Host": "ops.example.test"},
+        "multiValueHeaders": None, "queryStringParameters": None, "multiValueQueryStringParameters": None,
+        "pathParameters": parameters or None, "stageVariables": None, "isBase64Encoded": False,
+        "body": json.dumps(body) if body is not None else None,
+        "requestContext": {"resourcePath": route, "httpMethod": method, "requestId": "op-req",
+                           "stage": "test", "path": f"/test{path}", "domainName": "ops.example.test",
+                           "authorizer": authorizer},
+    }
+    response = api.app(event, LambdaContext())
+    return response["statusCode"], json.loads(response["body"])
+
+
+def _route_of(api: Any, method: str, path: str) -> tuple[str, dict[str, str]]:
+    """The app's route template matching `path`, and its path parameters."""
+    for template, methods in api.app.routes.items():
+        if method not in methods:
+            continue
+        names = template.strip("/").split("/")
+        parts = path.strip("/").split("/")
+        if len(names) != len(parts):
+            continue
+        pairs = list(zip(names, parts, strict=True))
+        if all(name == part or name.startswith("{") for name, part in pairs):
+            return template, {name[1:-1]: part for name, part in pairs if name.startswith("{")}
+    raise AssertionError(f"no route for {method} {path}")
+
+
+def test_an_operator_onboards_lists_shows_suspends_and_reactivates_through_the_api(
+    clients: AwsClients, operator_api: Any
+) -> None:
+    request = _request("aspen")
+
+    started_status, started = _operator_call(operator_api, "POST", "/operator/tenants", OPERATOR, request)
+    ended = seed.wait_for_execution(clients, started["execution_arn"], time.monotonic() + 120)
+    again_status, again = _operator_call(operator_api, "POST", "/operator/tenants", OPERATOR, request)
+    listed = _operator_call(operator_api, "GET", "/operator/tenants", OPERATOR)[1]
+    suspended = _operator_call(operator_api, "POST", "/operator/tenants/aspen/suspend", OPERATOR,
+                               {"reason": "chargeback"})
+    twice = _operator_call(operator_api, "POST", "/operator/tenants/aspen/suspend", OPERATOR,
+                           {"reason": "again"})
+    reactivated = _operator_call(operator_api, "POST", "/operator/tenants/aspen/reactivate", OPERATOR,
+                                 {"reason": "resolved"})
+    shown = _operator_call(operator_api, "GET", "/operator/tenants/aspen", OPERATOR)
+
+    assert (started_status, started["started"], ended["status"]) == (202, True, "SUCCEEDED")
+    assert (again_status, again["execution_arn"], again["started"]) == (202, started["execution_arn"], False)
+    assert "aspen" in [tenant["tenant_id"] for tenant in listed["tenants"]]
+    assert (suspended[0], suspended[1]["status"]) == (200, "suspended")
+    assert (twice[0], twice[1]["error"]) == (409, "invalid-transition")
+    assert (reactivated[0], reactivated[1]["status"]) == (200, "active")
+    assert (shown[0], shown[1]["status"], shown[1]["version"]) == (200, "active", 4)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status", "message"),
+    [("POST", "/operator/tenants", {"tenant_id": "x"}, 400, "unknown tier"),
+     ("POST", "/operator/tenants/aspen-missing/suspend", {"reason": "x"}, 404, "no tenant 'aspen-missing'"),
+     ("GET", "/operator/tenants/NOT_A_SLUG", None, 404, "no tenant"),
+     ("POST", "/operator/tenants/riverbend/suspend", {}, 400, "send {\"reason\""),
+     ("POST", "/operator/tenants/riverbend/suspend", None, 400, "no body")],
+)
+def test_operator_api_refusals_say_what_to_fix(
+    operator_api: Any, method: str, path: str, body: dict[str, Any] | None, status: int, message: str
+) -> None:
+    answered, answer = _operator_call(operator_api, method, path, OPERATOR, body)
+    assert (answered, message in answer["message"]) == (status, True), answer
+
+
+def test_a_taken_tenant_id_is_refused_by_the_operator_api_before_anything_starts(
+    clients: AwsClients, deployment: Deployment, operator_api: Any, registry: DynamoTenantRegistry
+) -> None:
+    assert _run(clients, deployment, _request("willow"))["status"] == "SUCCEEDED"
+    before = registry.get("willow")
+
+    status, answer = _operator_call(operator_api, "POST", "/operator/tenants", OPERATOR, _request("willow"))
+
+    assert (status, answer["error"]) == (409, "tenant-exists")
+    assert registry.get("willow") == before
+
+
+@pytest.mark.parametrize("role", list(Role))
+@pytest.mark.parametrize("tenant", ["riverbend", "elsewhere"])
+def test_clinic_users_of_any_role_and_tenant_get_403_on_every_operator_route(
+    operator_api: Any, registry: DynamoTenantRegistry, role: Role, tenant: str
+) -> None:
+    clinic = {**TenantContext(tenant_id=tenant, user_id="u-1", role=role).as_claims(),
+              "tenant_status": "active", "tier": "enterprise"}
+    before = registry.list()
+    for template, methods in operator_api.app.routes.items():
+        path = template.replace("{tenant_id}", "riverbend")
+        for method in methods:
+            status, answer = _operator_call(operator_api, method, path, clinic,
+                                            _request("intruded") if method == "POST" else None)
+            assert (status, answer["error"]) == (403, "forbidden"), (method, path)
+    assert registry.list() == before

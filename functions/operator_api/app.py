@@ -1,0 +1,142 @@
+"""The operator API (Chalice): platform operators create (onboard), list, show, suspend and
+reactivate tenants. Behind its own authorizer, which admits members of the operators group only;
+the operator comes from the authorizer's context, never from the request. Errors become JSON
+{"error", "message"} in one place (`respond`). The CDK app and the local front read `app.routes`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from functools import cache, wraps
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from chalice import Chalice, ConvertToMiddleware, Response
+
+from cairn.aws import AwsClients, AwsSettings
+from cairn.errors import AccessDenied, CairnError, MalformedRequest, PayloadTooLarge
+from multitenant.administration import AdministrationRuntime, AdministrationSettings, TenantAdministration
+from multitenant.errors import (
+    ConcurrentTenantChange,
+    InvalidOnboardingRequest,
+    InvalidOperatorRequest,
+    TenantAlreadyExists,
+    TenantNotFound,
+)
+from multitenant.lifecycle import InvalidTransition
+from multitenant.operators import Operator
+
+app = Chalice(app_name="cairn-operator-api")
+logger = Logger(service="operator-api")
+tracer = Tracer(service="operator-api")
+metrics = Metrics(namespace="Cairn", service="operator-api")
+app.register_middleware(ConvertToMiddleware(
+    logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)))
+app.register_middleware(ConvertToMiddleware(tracer.capture_lambda_handler(capture_response=False)))
+app.register_middleware(ConvertToMiddleware(metrics.log_metrics))
+
+MAX_BODY_BYTES = 4 * 1024
+ERROR_STATUS: tuple[tuple[type[CairnError], int, str], ...] = (
+    (AccessDenied, 403, "forbidden"),
+    (TenantNotFound, 404, "not-found"),
+    (TenantAlreadyExists, 409, "tenant-exists"),
+    (InvalidTransition, 409, "invalid-transition"),
+    (ConcurrentTenantChange, 409, "conflict"),
+    (PayloadTooLarge, 413, "too-large"),
+    (InvalidOnboardingRequest, 400, "invalid"),
+    (InvalidOperatorRequest, 400, "invalid"),
+    (MalformedRequest, 400, "invalid"),
+)
+
+
+@cache
+def runtime() -> AdministrationRuntime:
+    """Built once per process, on the first request (not at import: the CDK app imports this
+    module for its routes, with no environment)."""
+    return AdministrationRuntime(AdministrationSettings.from_environ(os.environ),
+                                 AwsClients(AwsSettings.from_environ(os.environ)))
+
+
+def tenants() -> TenantAdministration:
+    """The tenant administration of this request's verified operator."""
+    operator = Operator.from_authorizer(app.current_request.context.get("authorizer"))
+    logger.append_keys(operator=operator.user_id)
+    return runtime().administration(operator)
+
+
+def body() -> object:
+    raw = app.current_request.raw_body
+    if raw is not None and len(raw) > MAX_BODY_BYTES:
+        raise PayloadTooLarge(f"the body is over {MAX_BODY_BYTES} bytes")
+    if not raw:
+        raise MalformedRequest("the request has no body; send a JSON object")
+    try:
+        return json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise MalformedRequest("the body is not valid JSON") from exc
+
+
+def error_response(exc: Exception) -> tuple[int, dict[str, str]]:
+    """The status and JSON of `exc`: its message says what to fix; a 500 says nothing more."""
+    for kind, status, code in ERROR_STATUS:
+        if isinstance(exc, kind):
+            return status, {"error": code, "message": str(exc)}
+    return 500, {"error": "server-error", "message": "the server failed; try again later"}
+
+
+def respond(view: Callable[..., tuple[int, object]]) -> Callable[..., Response]:
+    """Render a view's (status, JSON) or its error."""
+
+    @wraps(view)
+    def render(*args: Any, **kwargs: Any) -> Response:
+        try:
+            status, answer = view(*args, **kwargs)
+        except CairnError as exc:
+            logger.info("request refused", extra={"error": type(exc).__name__})
+            status, answer = error_response(exc)
+        except Exception as exc:
+            logger.exception("request failed")
+            status, answer = error_response(exc)
+        metrics.add_metric(name=f"Responses{status // 100}xx", unit=MetricUnit.Count, value=1)
+        return Response(body=json.dumps(answer), status_code=status,
+                        headers={"Content-Type": "application/json"})
+
+    return render
+
+
+@app.route("/operator/tenants", methods=["POST"])
+@respond
+def create_tenant() -> tuple[int, object]:
+    """Start onboarding; 202 with the execution (the same request again answers the same one)."""
+    raw = body()
+    if not isinstance(raw, dict):
+        raise MalformedRequest("send a JSON object: request_id, tenant_id, name, tier, admin_email")
+    return 202, tenants().create(raw).as_dict()
+
+
+@app.route("/operator/tenants", methods=["GET"])
+@respond
+def list_tenants() -> tuple[int, object]:
+    return 200, {"tenants": [tenant.as_dict() for tenant in tenants().list()]}
+
+
+@app.route("/operator/tenants/{tenant_id}", methods=["GET"])
+@respond
+def show_tenant(tenant_id: str) -> tuple[int, object]:
+    return 200, tenants().show(tenant_id).as_dict()
+
+
+@app.route("/operator/tenants/{tenant_id}/suspend", methods=["POST"])
+@respond
+def suspend_tenant(tenant_id: str) -> tuple[int, object]:
+    return 200, tenants().suspend(tenant_id, body()).as_dict()
+
+
+@app.route("/operator/tenants/{tenant_id}/reactivate", methods=["POST"])
+@respond
+def reactivate_tenant(tenant_id: str) -> tuple[int, object]:
+    return 200, tenants().reactivate(tenant_id, body()).as_dict()
