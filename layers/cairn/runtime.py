@@ -89,13 +89,14 @@ class ClinicalRuntime:
 
     def break_glass_ledger(self, context: TenantContext) -> DynamoBreakGlassLedger:
         """The break-glass grants of the caller's tenant."""
-        return DynamoBreakGlassLedger(context, self.clients.dynamodb(), self.settings.clinical_table,
-                                      self.keyring)
+        return DynamoBreakGlassLedger(context, self.clients_for(context).dynamodb(),
+                                      self.settings.clinical_table, self.keyring_for(context))
 
     def break_glass(self, context: TenantContext) -> BreakGlass:
         """Break-glass and its report, for one verified caller."""
         records = DynamoResourceRepository(
-            context, self.clients.dynamodb(), self.settings.clinical_table, self.keyring
+            context, self.clients_for(context).dynamodb(), self.settings.clinical_table,
+            self.keyring_for(context),
         )
         return BreakGlass(context, self.break_glass_ledger(context), records,
                           self.audit_trail(context), self._clock)
