@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 import boto3
+import botocore.session
 from botocore.config import Config
 
 DEFAULT_REGION = "us-east-1"
@@ -60,13 +61,20 @@ class AwsClients:
         settings: AwsSettings,
         on_client: ClientHook | None = None,
         credentials: AwsCredentials | None = None,
+        loader: Any = None,
     ) -> None:
         self._settings = settings
         self._credentials = credentials
         if credentials is None:  # the process's own (the function role's) credentials
             self._session = boto3.session.Session(region_name=settings.region)
         else:
+            core = botocore.session.get_session()
+            if loader is not None:
+                # Service models are loaded once per process, not once per tenant session
+                # (~100 ms per client otherwise: bench/tenant_context.py).
+                core.register_component("data_loader", loader)
             self._session = boto3.session.Session(
+                botocore_session=core,
                 region_name=settings.region,
                 aws_access_key_id=credentials.access_key_id,
                 aws_secret_access_key=credentials.secret_access_key,
@@ -93,7 +101,8 @@ class AwsClients:
 
     def with_credentials(self, credentials: AwsCredentials) -> AwsClients:
         """A new factory for the same endpoint and hooks, signing with `credentials`."""
-        return AwsClients(self._settings, self._on_client, credentials)
+        loader = self._session._session.get_component("data_loader")
+        return AwsClients(self._settings, self._on_client, credentials, loader)
 
     def client(self, service: str) -> Any:
         """The shared client for `service` (e.g. "dynamodb", "kms", "s3")."""
