@@ -112,12 +112,15 @@ class ApiDeclaration:
     Routes come from the Chalice app itself (`app_module`), so the API and the app agree.
     `public_paths` are route paths served without the authorizer (every method on them); each
     needs a reviewed reason in infra/components/rest_api.py PUBLIC_PATH_REASONS.
+    `tier_usage_plans`: callers are clinics, throttled by their tier's usage plan through the API
+    key their authorizer names (usageIdentifierKey); False for APIs whose callers are not tenants.
     """
 
     function: str
     app_module: str
     authorizer: str | None  # name of the authorizer function; None for public routes
     public_paths: tuple[str, ...] = ()
+    tier_usage_plans: bool = True
 
 
 @dataclass(frozen=True)
@@ -231,7 +234,7 @@ APIS: tuple[ApiDeclaration, ...] = (
     ApiDeclaration(function="user-admin", app_module="functions.user_admin.app", authorizer="authorizer"),
     # Platform operators only (docs/tenancy.md): its own authorizer admits the operators group.
     ApiDeclaration(function="operator-api", app_module="functions.operator_api.app",
-                   authorizer="operator-authorizer"),
+                   authorizer="operator-authorizer", tier_usage_plans=False),  # operators have no tier
 )
 
 STATE_MACHINES: tuple[StateMachineDeclaration, ...] = (

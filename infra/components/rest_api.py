@@ -117,6 +117,7 @@ class ChaliceRestApi(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         name = stage.resource_name(declared.function)
+        metered = authorizer_function is not None and declared.tier_usage_plans
         access_logs = encrypted_log_group(self, "AccessLogs", stage=stage, key=log_key)
         self.api = apigw.RestApi(
             self,
@@ -126,7 +127,7 @@ class ChaliceRestApi(Construct):
             endpoint_types=[apigw.EndpointType.REGIONAL],
             # Each tenant's API key (its tier's usage plan) comes from the authorizer's
             # usageIdentifierKey, derived from the verified token, never from a client header.
-            api_key_source_type=apigw.ApiKeySourceType.AUTHORIZER if authorizer_function else None,
+            api_key_source_type=apigw.ApiKeySourceType.AUTHORIZER if metered else None,
             cloud_watch_role=True,  # execution logging needs the account's API Gateway logging role
             deploy_options=apigw.StageOptions(
                 stage_name=stage.name,
@@ -142,8 +143,8 @@ class ChaliceRestApi(Construct):
         )
         self._execution_log_group(stage, log_key)
         authorizer = self._authorizer(stage, authorizer_function)
-        self._add_routes(declared, handler, authorizer)
-        self.usage_plans = self._usage_plans(stage, declared) if authorizer else {}
+        self._add_routes(declared, handler, authorizer, metered)
+        self.usage_plans = self._usage_plans(stage, declared) if metered else {}
         if stage.waf_enabled:
             self._web_acl(stage, log_key)
         self._acknowledge(stage, authorizer is not None)
@@ -175,7 +176,11 @@ class ChaliceRestApi(Construct):
         )
 
     def _add_routes(
-        self, declared: ApiDeclaration, handler: lambda_.IFunction, authorizer: apigw.TokenAuthorizer | None
+        self,
+        declared: ApiDeclaration,
+        handler: lambda_.IFunction,
+        authorizer: apigw.TokenAuthorizer | None,
+        metered: bool,
     ) -> None:
         integration = apigw.LambdaIntegration(handler, proxy=True, allow_test_invoke=False)
         validator = apigw.RequestValidator(
@@ -198,7 +203,7 @@ class ChaliceRestApi(Construct):
                 integration,
                 authorizer=None if public else authorizer,
                 authorization_type=apigw.AuthorizationType.NONE if public else apigw.AuthorizationType.CUSTOM,
-                api_key_required=not public,  # so the tenant's tier usage plan throttles it
+                api_key_required=metered and not public,  # the tenant's tier usage plan throttles it
                 request_validator=validator,
                 request_parameters=parameters or None,
                 request_models=models or None,

@@ -89,7 +89,7 @@ def test_the_tenant_data_role_reaches_the_declared_data_and_the_data_key_only_wi
 def test_one_usage_plan_per_tier_and_api_throttled_as_the_tier_says(synthesis):
     plans = {plan["Properties"]["UsagePlanName"]: plan["Properties"]
              for _, (_, plan) in synthesis.resources("AWS::ApiGateway::UsagePlan").items()}
-    apis = {api.function for api in APIS if api.authorizer}
+    apis = {api.function for api in APIS if api.authorizer and api.tier_usage_plans}
 
     assert set(plans) == {f"cairn-dev-{api}-{tier.value}" for api in apis for tier in Tier}
 
@@ -100,13 +100,18 @@ def test_one_usage_plan_per_tier_and_api_throttled_as_the_tier_says(synthesis):
         assert len(plan["ApiStages"]) == 1
 
 
-def test_api_keys_come_from_the_authorizer_and_every_authorized_method_requires_one(synthesis):
-    apis = [a for _, (_, a) in synthesis.resources("AWS::ApiGateway::RestApi").items()]
-    assert apis
-    assert all(api["Properties"]["ApiKeySourceType"] == "AUTHORIZER" for api in apis)
-
+def test_tenant_apis_take_api_keys_from_the_authorizer_and_require_one_on_every_authorized_method(synthesis):
+    apis = {api["Properties"]["Name"]: (logical_id, api["Properties"])
+            for logical_id, (_, api) in synthesis.resources("AWS::ApiGateway::RestApi").items()}
+    metered = {f"cairn-dev-{a.function}": a.tier_usage_plans for a in APIS if a.authorizer}
     methods = [m["Properties"] for _, (_, m) in synthesis.resources("AWS::ApiGateway::Method").items()]
-    for method in methods:
-        authorized = method["AuthorizationType"] == "CUSTOM"
-        assert method.get("ApiKeyRequired", False) is authorized
+
+    assert any(metered.values())
+    for name, tenant_api in metered.items():
+        logical_id, api = apis[name]
+        assert (api.get("ApiKeySourceType") == "AUTHORIZER") is tenant_api
+        for method in methods:
+            if method["RestApiId"] == {"Ref": logical_id}:
+                authorized = method["AuthorizationType"] == "CUSTOM"
+                assert method.get("ApiKeyRequired", False) is (authorized and tenant_api), name
     assert any(m["AuthorizationType"] == "NONE" for m in methods)  # /fhir/R4/metadata stays public
