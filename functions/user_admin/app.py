@@ -30,6 +30,7 @@ from cairn.errors import (
 from cairn.fhir import rest
 from cairn.user_directory import UserAdminRuntime
 from cairn.users import EmailInUse, UserAdministration
+from multitenant.standing import TenantStanding
 
 app = Chalice(app_name="cairn-user-admin")
 logger = Logger(service="user-admin")
@@ -61,9 +62,10 @@ def runtime() -> UserAdminRuntime:
 
 def users() -> UserAdministration:
     """The user administration of this request's verified caller."""
-    caller = rest.caller_context(app.current_request.context.get("authorizer"))
+    authorizer = app.current_request.context.get("authorizer")
+    caller = rest.caller_context(authorizer)
     logger.append_keys(tenant_id=caller.tenant_id, role=caller.role.value)
-    return runtime().users(caller)
+    return runtime().users(caller, TenantStanding.from_authorizer(authorizer))
 
 
 def body() -> object:

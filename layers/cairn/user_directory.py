@@ -27,6 +27,7 @@ from cairn.users import (
 )
 from multitenant.context import Role, TenantContext
 from multitenant.provisioning import group_name
+from multitenant.standing import TenantStanding
 
 PAGE = 60  # ListUsersInGroup's maximum page size
 
@@ -173,7 +174,7 @@ class UserAdminRuntime:
     def from_environ(cls, environ: Mapping[str, str]) -> UserAdminRuntime:
         return cls(UserAdminSettings.from_environ(environ), AwsClients(AwsSettings.from_environ(environ)))
 
-    def users(self, context: TenantContext) -> UserAdministration:
-        """The user administration of one verified caller."""
+    def users(self, context: TenantContext, standing: TenantStanding | None = None) -> UserAdministration:
+        """The user administration of one verified caller, within its tenant's standing."""
         audit = DynamoAuditTrail(context, self.clients.dynamodb(), self.settings.audit_table, self._clock)
-        return UserAdministration(context, self.directory, audit)
+        return UserAdministration(context, self.directory, audit, standing)

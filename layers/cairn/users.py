@@ -21,6 +21,7 @@ from cairn.errors import AccessDenied, CairnError, MalformedRequest, ResourceNot
 from multitenant import permissions
 from multitenant.context import Role, TenantContext
 from multitenant.permissions import Action
+from multitenant.standing import TenantStanding
 
 USER = permissions.USER
 EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
@@ -124,15 +125,30 @@ class BaseUserDirectory(abc.ABC):
         """Revoke the user's refresh tokens (and the access tokens they issued)."""
 
 
-class UserAdministration:
-    """The user administration use cases of one verified caller."""
+class StaffSeatsTaken(AccessDenied):
+    """The clinic's tier has no staff seat left for another active staff account."""
 
-    def __init__(self, context: TenantContext, directory: BaseUserDirectory, audit: BaseAuditTrail) -> None:
+    def __init__(self, seats: int, tier: str) -> None:
+        super().__init__(
+            f"this clinic's {tier} tier includes {seats} staff seats and all are in use: disable a "
+            "staff account you no longer need, or move the clinic to a larger tier")
+
+
+class UserAdministration:
+    """The user administration use cases of one verified caller.
+
+    `standing` is the tenant's status and tier as the authorizer found them; with it, inviting
+    staff beyond the tier's staff seats is refused (patients take no seat).
+    """
+
+    def __init__(self, context: TenantContext, directory: BaseUserDirectory, audit: BaseAuditTrail,
+                 standing: TenantStanding | None = None) -> None:
         if audit.context != context:
             raise ValueError("the audit trail must belong to the caller's context")
         self.context = context
         self._directory = directory
         self._audit = audit
+        self._standing = standing
 
     def invite_user(self, body: object) -> ClinicUser:
         """Invite a user into the caller's clinic."""
@@ -140,6 +156,8 @@ class UserAdministration:
         def invite() -> ClinicUser:
             permissions.require(self.context, USER, Action.CREATE)
             invitation = Invitation.from_request(body)
+            if invitation.role is not Role.PATIENT:
+                self._require_staff_seat()
             return self._directory.invite(self.context.tenant_id, invitation)
 
         return self._audited(AuditAction.CREATE, "invite", None, invite,
@@ -193,6 +211,15 @@ class UserAdministration:
         """Revoke the caller's own refresh tokens (any role may sign themselves out)."""
         self._audited(AuditAction.EXECUTE, "sign-out", self.context.user_id,
                       lambda: self._directory.sign_out(self.context.user_id))
+
+    def _require_staff_seat(self) -> None:
+        if self._standing is None:
+            return
+        seats = self._standing.limits.staff_seats
+        staff = [user for user in self._directory.members(self.context.tenant_id)
+                 if user.enabled and user.role is not Role.PATIENT]
+        if len(staff) >= seats:
+            raise StaffSeatsTaken(seats, self._standing.tier.value)
 
     def _member(self, username: str) -> ClinicUser:
         user = self._directory.find(username)

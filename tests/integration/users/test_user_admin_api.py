@@ -20,6 +20,7 @@ from functions.user_admin import app as api
 from infra.declarations import USER_POOLS
 from multitenant.context import Role, TenantContext
 from multitenant.provisioning import group_name
+from multitenant.tiers import Tier, limits
 from tests.integration.clinical.support import LambdaContext
 
 AUDIT_TABLE = "test-audit"
@@ -73,11 +74,13 @@ def pool(monkeypatch: pytest.MonkeyPatch) -> Iterator[Pool]:
 
 
 def call(method: str, path: str, who: TenantContext | None, body: object = None,
-         path_parameters: dict[str, str] | None = None, resource: str | None = None) -> tuple[int, Any]:
+         path_parameters: dict[str, str] | None = None, resource: str | None = None,
+         authorizer_extra: dict[str, str] | None = None) -> tuple[int, Any]:
     request_context: dict[str, Any] = {"resourcePath": resource or path, "httpMethod": method,
                                        "requestId": "req-7", "stage": "test", "path": f"/test{path}"}
     if who is not None:
-        request_context["authorizer"] = {**who.as_claims(), "principalId": who.user_id}
+        request_context["authorizer"] = {**who.as_claims(), "principalId": who.user_id,
+                                         **(authorizer_extra or {})}
     event = {
         "resource": resource or path, "path": path, "httpMethod": method,
         "headers": {"Content-Type": "application/json"}, "multiValueHeaders": None,
@@ -280,3 +283,25 @@ def test_every_route_refuses_a_request_without_a_verified_caller(pool: Pool) -> 
     for method, path in (("POST", "/users"), ("GET", "/users"), ("POST", "/auth/sign-out")):
         assert call(method, path, None, {"email": "a@b.example", "role": "nurse"})[0] == 401
     assert pool.clients.cognito().list_users(UserPoolId=pool.pool_id)["Users"] == []
+
+
+def test_staff_invitations_stop_at_the_tiers_staff_seats_and_patients_take_none(pool: Pool) -> None:
+    admin = pool.member("acme", Role.ADMIN, "admin@acme.example")
+    seats = limits(Tier.STARTER).staff_seats
+    standing = {"tenant_status": "active", "tier": Tier.STARTER.value}
+
+    def invite_on_starter(body: object) -> tuple[int, Any]:
+        return call("POST", "/users", admin, body, authorizer_extra=standing)
+
+    for seat in range(seats):
+        assert invite_on_starter({"email": f"nurse{seat}@acme.example", "role": "nurse"})[0] == 201
+    status, refused = invite_on_starter({"email": "one-too-many@acme.example", "role": "nurse"})
+
+    assert status == 403
+    assert "staff seats" in refused["message"]
+    assert "move the clinic to a larger tier" in refused["message"]
+    assert pool.clients.cognito().list_users(
+        UserPoolId=pool.pool_id, Filter='email = "one-too-many@acme.example"')["Users"] == []
+    patient = {"email": "pat@acme.example", "role": "patient", "patient_id": "p-1"}
+    assert invite_on_starter(patient)[0] == 201
+    assert pool.audit("acme")[-2].detail == "StaffSeatsTaken"
