@@ -28,6 +28,7 @@ class Access(StrEnum):
     ENCRYPT_DECRYPT = "encrypt_decrypt"
     START = "start"  # state machines: start executions
     ADMINISTER_USERS = "administer_users"  # user pools: create, change, disable users and groups
+    MANAGE_USAGE_KEYS = "manage_usage_keys"  # USAGE_KEYS: tenants' API keys in the tier usage plans
 
 
 @dataclass(frozen=True)
@@ -154,6 +155,10 @@ class StateMachineDeclaration:
     uses: dict[str, Access] = field(default_factory=dict)
 
 
+# The `uses` key of the tenants' API Gateway API keys and their membership in the tier usage
+# plans of the tenant-facing APIs (ApiDeclaration.tier_usage_plans), with Access.MANAGE_USAGE_KEYS.
+USAGE_KEYS = "usage-keys"
+
 TABLES: tuple[TableDeclaration, ...] = (
     TableDeclaration("clinical", ClinicalItem, config.CLINICAL_TABLE,
                      "clinical records as encrypted FHIR resources, their history and search index"),
@@ -187,7 +192,8 @@ FUNCTIONS: tuple[FunctionDeclaration, ...] = (
     FunctionDeclaration(
         name="authorizer", source="authorizer", handler="handler.handler",
         description="verifies Cognito tokens and passes tenant, role, user and tenant standing to the API",
-        uses={"tenants": Access.READ},  # the tenant's status and tier, cached briefly per process
+        # The tenant's status and tier (cached briefly per process); refusals go to the audit trail.
+        uses={"tenants": Access.READ, "audit": Access.APPEND},
         identity=True, memory_mb=256, timeout_seconds=10,
     ),
     FunctionDeclaration(
@@ -212,7 +218,8 @@ FUNCTIONS: tuple[FunctionDeclaration, ...] = (
         name="tenant-onboarding", source="tenant_onboarding", handler="handler.handler",
         description="the steps of tenant onboarding and their compensation (control plane)",
         uses={"tenants": Access.READ_WRITE, "clinical": Access.READ_WRITE, "audit": Access.APPEND,
-              "data": Access.ENCRYPT_DECRYPT, "clinic": Access.ADMINISTER_USERS},
+              "data": Access.ENCRYPT_DECRYPT, "clinic": Access.ADMINISTER_USERS,
+              USAGE_KEYS: Access.MANAGE_USAGE_KEYS},  # the tenant's API key in its tier's plans
         timeout_seconds=60,
     ),
     FunctionDeclaration(
@@ -249,7 +256,8 @@ STATE_MACHINES: tuple[StateMachineDeclaration, ...] = (
     ),
     StateMachineDeclaration(
         name="tenant-onboarding", definition="tenant_onboarding.asl.json",
-        description="onboards a clinic: registry, data key, identity group, first admin, settings; "
+        description="onboards a clinic: registry, data key, identity group, first admin, settings, "
+                    "API key; "
                     "compensates on failure",
         env=config.TENANT_ONBOARDING_STATE_MACHINE_ARN,
         substitutions={"TenantOnboardingFunctionArn": "function:tenant-onboarding"},

@@ -13,6 +13,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 TENANT_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
+# Reserved: the audit partition of sign-in attempts that name no verifiable clinic (forged,
+# expired or foreign tokens). No clinic may be onboarded under this id.
+PLATFORM_TENANT = "cairn-platform"
 
 
 class Role(StrEnum):

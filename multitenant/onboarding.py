@@ -1,7 +1,7 @@
 """Tenant onboarding: the steps the tenant-onboarding state machine runs, and their undoing.
 
     register (pending) -> provision encryption -> identity group -> invite the first admin
-    -> default settings -> active
+    -> default settings -> API usage key -> active
 
 Every step is idempotent for its request id: re-running a request (the workflow retried, or
 started again with the same request) finds what it made before and makes nothing twice. If a
@@ -20,7 +20,7 @@ from typing import Any
 from cairn.audit.events import AuditAction, AuditEvent, AuditOutcome
 from cairn.audit.trail import BaseAuditTrail
 from cairn.clock import Clock, fhir_instant, utc_now
-from multitenant.context import TENANT_ID_PATTERN, TenantContext
+from multitenant.context import PLATFORM_TENANT, TENANT_ID_PATTERN, TenantContext
 from multitenant.errors import InvalidOnboardingRequest, TenantAlreadyExists, TenantNotFound
 from multitenant.lifecycle import TenantStatus, change_status
 from multitenant.registry import BaseTenantRegistry, Tenant
@@ -67,6 +67,8 @@ class OnboardingRequest:
         if not TENANT_ID_PATTERN.match(tenant_id):
             problems.append("tenant_id must be 2-63 lowercase letters, digits or '-', starting with a letter "
                             "or digit")
+        elif tenant_id == PLATFORM_TENANT:
+            problems.append(f"tenant_id {PLATFORM_TENANT} is reserved for Cairn itself; choose another")
         if not name or len(name) > MAX_NAME_LENGTH:
             problems.append(f"name must be 1-{MAX_NAME_LENGTH} characters")
         if not EMAIL_PATTERN.match(email):
@@ -130,11 +132,24 @@ class BaseTenantSettings(abc.ABC):
         """Delete the tenant's settings if present."""
 
 
+class BaseTenantUsageKeys(abc.ABC):
+    """The tenant's API Gateway API key (value multitenant.usage_keys.usage_identifier_key), in
+    its tier's usage plan on every tenant-facing API: without it no authorized call gets through."""
+
+    @abc.abstractmethod
+    def issue(self, tenant_id: str, tier: Tier) -> None:
+        """Create the tenant's key unless it exists, and add it to `tier`'s usage plans."""
+
+    @abc.abstractmethod
+    def revoke(self, tenant_id: str) -> None:
+        """Delete the tenant's key if it exists (its usage plan memberships go with it)."""
+
+
 AuditTrails = Callable[[TenantContext], BaseAuditTrail]
 
 
 class TenantOnboarding:
-    """The onboarding steps, over injected registry, encryption, identity and settings."""
+    """The onboarding steps, over injected registry, encryption, identity, settings and usage keys."""
 
     def __init__(
         self,
@@ -143,6 +158,7 @@ class TenantOnboarding:
         identity: BaseTenantIdentity,
         settings: BaseTenantSettings,
         audit_trail: AuditTrails,
+        usage_keys: BaseTenantUsageKeys,
         clock: Clock = utc_now,
     ) -> None:
         self._registry = registry
@@ -150,6 +166,7 @@ class TenantOnboarding:
         self._identity = identity
         self._settings = settings
         self._audit_trail = audit_trail
+        self._usage_keys = usage_keys
         self._clock = clock
 
     def register(self, request: OnboardingRequest) -> Tenant:
@@ -190,6 +207,11 @@ class TenantOnboarding:
         self._require_own(request)
         self._settings.put_defaults(request.tenant_id, DEFAULT_SETTINGS)
 
+    def issue_usage_key(self, request: OnboardingRequest) -> None:
+        """The tenant's API key, in its registered tier's usage plans."""
+        tenant = self._require_own(request)
+        self._usage_keys.issue(request.tenant_id, tenant.tier)
+
     def activate(self, request: OnboardingRequest) -> Tenant:
         """Make the tenant active; a tenant this request already activated is answered as is."""
         tenant = self._require_own(request)
@@ -208,6 +230,9 @@ class TenantOnboarding:
         if tenant is not None and (tenant.onboarding_request_id != request.request_id
                                    or tenant.status is not TenantStatus.PENDING):
             return False
+        # The key's value derives from the tenant id, and the tenant is this request's (pending,
+        # or never registered), so any key of that value is one this request made.
+        self._usage_keys.revoke(request.tenant_id)
         self._settings.remove(request.tenant_id)
         self._identity.remove_admin(request.tenant_id, request.admin_email)
         self._identity.delete_group(request.tenant_id)

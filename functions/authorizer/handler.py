@@ -11,11 +11,14 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 
 from cairn import config
+from cairn.audit.trail import DynamoAuditTrail
 from cairn.aws import AwsClients, AwsSettings
 from cairn.config import IdentitySettings
 from multitenant.api_authorizer import allow
+from multitenant.context import TenantContext
 from multitenant.identity import IdentityError, TokenVerifier, bearer_token
 from multitenant.registry import DynamoTenantRegistry
+from multitenant.sign_in_audit import record_refused_tenant, record_refused_token
 from multitenant.standing import TenantNotAdmitted, TenantStandings, deny, with_standing
 
 logger = Logger(service="authorizer")
@@ -30,11 +33,22 @@ def verifier() -> TokenVerifier:
 
 
 @cache
+def clients() -> AwsClients:
+    """Built once per process (cold start)."""
+    return AwsClients(AwsSettings.from_environ(os.environ))
+
+
+@cache
 def standings() -> TenantStandings:
     """The tenant registry, read through a short per-process cache (built at cold start)."""
-    clients = AwsClients(AwsSettings.from_environ(os.environ))
     table = config.require(os.environ, config.TENANT_TABLE)
-    return TenantStandings(DynamoTenantRegistry(clients.dynamodb(), table))
+    return TenantStandings(DynamoTenantRegistry(clients().dynamodb(), table))
+
+
+def audit_trail(caller: TenantContext) -> DynamoAuditTrail:
+    """The audit trail refusals are recorded in, for `caller`'s tenant."""
+    table = config.require(os.environ, config.AUDIT_TABLE)
+    return DynamoAuditTrail(caller, clients().dynamodb(), table)
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -48,6 +62,7 @@ def handler(event: dict[str, Any], _context: Any) -> dict[str, Any]:
     except IdentityError as exc:
         logger.info("token refused", extra={"reason": type(exc).__name__})
         metrics.add_metric(name="TokensRefused", unit=MetricUnit.Count, value=1)
+        record_refused_token(audit_trail, type(exc).__name__)
         raise Exception("Unauthorized") from None  # API Gateway answers 401 to exactly this
     logger.append_keys(tenant_id=caller.tenant_id, role=caller.role.value)
     try:
@@ -55,6 +70,7 @@ def handler(event: dict[str, Any], _context: Any) -> dict[str, Any]:
     except TenantNotAdmitted as exc:
         logger.info("tenant refused", extra={"tenant_status": str(exc.status)})
         metrics.add_metric(name="TenantsRefused", unit=MetricUnit.Count, value=1)
+        record_refused_tenant(audit_trail, caller, f"tenant-{exc.status or 'unknown'}")
         return deny(caller.user_id, event["methodArn"])
     metrics.add_metric(name="TokensAccepted", unit=MetricUnit.Count, value=1)
     return with_standing(allow(caller, event["methodArn"]), standing)

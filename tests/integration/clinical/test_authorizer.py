@@ -14,11 +14,14 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from cairn import config
+from cairn.audit.events import AuditEvent
 from functions.authorizer import handler as authorizer
+from multitenant.context import PLATFORM_TENANT, TenantContext
 from multitenant.lifecycle import TenantStatus
 from multitenant.registry import InMemoryTenantRegistry, Tenant
 from multitenant.standing import TenantStandings
 from multitenant.tiers import Tier
+from tests.unit.fakes import FakeAuditTrail
 
 POOL = "us-east-1_TestPool"
 ISSUER = f"https://cognito-idp.us-east-1.amazonaws.com/{POOL}"
@@ -73,6 +76,14 @@ def registry(monkeypatch) -> InMemoryTenantRegistry:
     return registry
 
 
+@pytest.fixture(autouse=True)
+def audited(monkeypatch) -> list[tuple[TenantContext, AuditEvent]]:
+    """What the authorizer writes to the audit trail, per tenant."""
+    events: list[tuple[TenantContext, AuditEvent]] = []
+    monkeypatch.setattr(authorizer, "audit_trail", lambda caller: FakeAuditTrail(caller, events))
+    return events
+
+
 def _tenant(tenant_id: str, status: TenantStatus) -> Tenant:
     return Tenant(tenant_id=tenant_id, name="Clinic", tier=Tier.PRACTICE, status=status,
                   created="2026-11-01T00:00:00.000Z", updated="2026-11-01T00:00:00.000Z")
@@ -124,6 +135,32 @@ def test_patient_token_passes_the_linked_patient(signing_key, lambda_context):
 def test_missing_or_malformed_token_is_unauthorized(token, lambda_context):
     with pytest.raises(Exception, match=r"^Unauthorized$"):
         authorize(token, lambda_context)
+
+
+def test_a_refused_token_is_audited_in_the_platform_partition_with_its_reason_only(
+    signing_key, lambda_context, audited
+):
+    forged = id_token(signing_key, aud="stranger")
+    with pytest.raises(Exception, match=r"^Unauthorized$"):
+        authorize(f"Bearer {forged}", lambda_context)
+
+    ((caller, event),) = audited
+    assert caller.tenant_id == PLATFORM_TENANT
+    assert (event.subtype, event.outcome.value, event.entity_type) == ("sign-in", "4", "Session")
+    assert event.detail == "WrongAudience"  # the reason code; never the token or its claims
+
+
+def test_a_refused_clinic_is_audited_in_that_clinics_trail(signing_key, lambda_context, registry, audited):
+    registry.add(_tenant("closed", TenantStatus.CANCELLED))
+    authorize(f"Bearer {id_token(signing_key, **{'custom:tenant_id': 'closed'})}", lambda_context)
+
+    ((caller, event),) = audited
+    assert (caller.tenant_id, event.entity_id, event.detail) == ("closed", "user-9", "tenant-cancelled")
+
+
+def test_an_admitted_sign_in_writes_no_refusal(signing_key, lambda_context, audited):
+    authorize(f"Bearer {id_token(signing_key)}", lambda_context)
+    assert audited == []
 
 
 @pytest.mark.parametrize(
