@@ -1,8 +1,9 @@
 """Provision Cairn into an emulator from infra/declarations.py, the same source CDK builds from.
 
 Every resource here comes from a declaration (KEYS, TABLES, BUCKETS, USER_POOLS, FUNCTIONS,
-STATE_MACHINES); nothing is listed twice. Names are "cairn-<stage>-<key>". The result is a
-`Deployment`, which `cairn dev` writes to deployment.json for the other tools.
+STATE_MACHINES, and the tier usage plans of APIS); nothing is listed twice. Names are
+"cairn-<stage>-<key>". The result is a `Deployment`, which `cairn dev` writes to deployment.json
+for the other tools.
 
 Provisioning is idempotent: whatever already exists under its name (a second `cairn dev`
 against the same LocalStack) is reused, and functions and state machines are updated to the
@@ -45,6 +46,8 @@ from infra.declarations import (
     UserPoolDeclaration,
 )
 from infra.layer_contents import DEPENDENCIES_DIR, lambda_architecture_name
+from multitenant.tiers import Tier, limits
+from multitenant.usage_keys import usage_plan_name
 
 PASSWORD_POLICY = {
     "MinimumLength": 12,
@@ -95,7 +98,37 @@ def provision(clients: AwsClients, target: ProvisionTarget) -> Deployment:
     create_tenant_data_role(clients, target, deployment)
     create_functions(clients, target, deployment, layers)
     create_state_machines(clients, target, deployment)
+    create_usage_plans(clients, target)
     return deployment
+
+
+def create_usage_plans(clients: AwsClients, target: ProvisionTarget) -> dict[str, str]:
+    """The per-tier usage plans of every tenant-facing API, named and throttled as CDK makes them
+    (infra/components/rest_api.py), so onboarding's API-key step finds them; answers plan name -> id.
+
+    Each API gets a REST API of its stage name for the plans to belong to. The embedded API front
+    (devkit) calls the functions directly and enforces neither API keys nor throttling: the plans
+    exist so that onboarding runs end to end, not to limit a laptop."""
+    apigateway = clients.client("apigateway")
+    existing = {plan["name"]: plan["id"] for plan in apigateway.get_usage_plans(limit=500).get("items", [])}
+    apis = {api["name"]: api["id"] for api in apigateway.get_rest_apis(limit=500).get("items", [])}
+    plans: dict[str, str] = {}
+    for api in declarations.APIS:
+        if not api.tier_usage_plans:
+            continue
+        if target.name(api.function) not in apis:
+            apis[target.name(api.function)] = apigateway.create_rest_api(
+                name=target.name(api.function), description=f"Cairn {target.stage} {api.function}")["id"]
+        for tier in Tier:
+            name = usage_plan_name(target.stage, api.function, tier)
+            if name not in existing:
+                tier_limits = limits(tier)
+                existing[name] = apigateway.create_usage_plan(
+                    name=name, description=f"Cairn {target.stage} {tier.value} tier, per tenant",
+                    throttle={"rateLimit": float(tier_limits.api_rate_per_second),
+                              "burstLimit": tier_limits.api_burst})["id"]
+            plans[name] = existing[name]
+    return plans
 
 
 def create_keys(clients: AwsClients, target: ProvisionTarget, deployment: Deployment) -> None:

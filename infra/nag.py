@@ -106,6 +106,7 @@ _LOG_DELIVERY_ACTIONS = {
     "logs:DescribeResourcePolicies",
     "logs:DescribeLogGroups",
 }
+_APIGATEWAY_PREFIX = r"arn:<AWS::Partition>:apigateway:<AWS::Region>::"
 _ARN_PREFIX = r"arn:<AWS::Partition>:(?P<service>[a-z0-9-]+):<AWS::Region>:<AWS::AccountId>:"
 
 
@@ -121,6 +122,9 @@ def _resource_reason(resource: str, statement: dict[str, Any]) -> str | None:
         return "CDK's table grant covers the global indexes of one declared table, named by its model."
     if re.fullmatch(_ARN_PREFIX + r"function:cairn-[a-z0-9-]+:\*", resource):
         return "CDK's invoke grant covers the versions and aliases of one declared function."
+    if re.fullmatch(_APIGATEWAY_PREFIX + r"/(usageplans/\*/keys|apikeys/\*)", resource):
+        return ("Onboarding's usage-key grant: add a tenant's API key to a tier usage plan, or delete that "
+                "key in compensation; plan and key ids are random, only these paths and methods allowed.")
     if resource.endswith("/*") and ("s3:GetObject*" in actions or "s3:PutObject" in actions):
         return "CDK's bucket grant covers the objects of one declared bucket (tenants under tenants/<id>/)."
     return None

@@ -1,5 +1,6 @@
-"""The AWS side of onboarding: the tenant's data key, its Cognito group and first admin, and
-its settings item. Clients come from `cairn.aws.AwsClients`, injected."""
+"""The AWS side of onboarding: the tenant's data key, its Cognito group and first admin, its
+settings item, and its API Gateway API key in its tier's usage plans. Clients come from
+`cairn.aws.AwsClients`, injected."""
 
 from __future__ import annotations
 
@@ -23,10 +24,13 @@ from multitenant.onboarding import (
     BaseTenantEncryption,
     BaseTenantIdentity,
     BaseTenantSettings,
+    BaseTenantUsageKeys,
     OnboardingRequest,
     TenantOnboarding,
 )
 from multitenant.registry import BaseTenantRegistry, DynamoTenantRegistry
+from multitenant.tiers import Tier
+from multitenant.usage_keys import is_tier_plan, usage_identifier_key
 
 SETTINGS_SK = "current"
 
@@ -138,6 +142,67 @@ class DynamoTenantSettings(BaseTenantSettings):
         return settings
 
 
+class NoUsagePlans(RuntimeError):
+    """The stage has no usage plan for the tier: its APIs are not deployed (or not named as
+    multitenant/usage_keys.py says), and a tenant without one could call nothing."""
+
+    def __init__(self, stage: str, tier: Tier) -> None:
+        super().__init__(f"stage {stage} has no {tier.value} usage plan (cairn-{stage}-<api>-{tier.value}); "
+                         "deploy the API stack first")
+
+
+class ApiGatewayUsageKeys(BaseTenantUsageKeys):
+    """The tenant's API key, named and valued `usage_identifier_key(tenant)`, in the tier's usage
+    plan of every API of the stage (found by name: multitenant/usage_keys.py)."""
+
+    def __init__(self, apigateway: Any, stage: str) -> None:
+        self._apigateway = apigateway
+        self._stage = stage
+
+    def issue(self, tenant_id: str, tier: Tier) -> None:
+        value = usage_identifier_key(tenant_id)
+        plans = [plan["id"] for plan in self._paged("get_usage_plans")
+                 if is_tier_plan(plan.get("name", ""), self._stage, tier)]
+        if not plans:
+            raise NoUsagePlans(self._stage, tier)
+        key_id = self._key_id(value)
+        if key_id is None:  # an earlier run of this request made it otherwise: reuse it
+            key_id = self._apigateway.create_api_key(
+                name=value, value=value, enabled=True,
+                description=f"tenant {tenant_id}: its tier's usage plans (named by the authorizer)")["id"]
+        for plan_id in plans:
+            # Already in the plan: made by an earlier run of this request.
+            with contextlib.suppress(self._apigateway.exceptions.ConflictException):
+                self._apigateway.create_usage_plan_key(usagePlanId=plan_id, keyId=key_id, keyType="API_KEY")
+
+    def revoke(self, tenant_id: str) -> None:
+        key_id = self._key_id(usage_identifier_key(tenant_id))
+        if key_id is not None:
+            with contextlib.suppress(self._apigateway.exceptions.NotFoundException):
+                self._apigateway.delete_api_key(apiKey=key_id)
+
+    def key_id(self, tenant_id: str) -> str | None:
+        """The id of the tenant's API key, or None."""
+        return self._key_id(usage_identifier_key(tenant_id))
+
+    def _key_id(self, value: str) -> str | None:
+        for key in self._paged("get_api_keys", nameQuery=value):
+            if key.get("name") == value:
+                return str(key["id"])
+        return None
+
+    def _paged(self, operation: str, **arguments: Any) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        position: str | None = None
+        while True:
+            page = getattr(self._apigateway, operation)(limit=500, **arguments,
+                                                        **({"position": position} if position else {}))
+            items += page.get("items", [])
+            position = page.get("position")
+            if not position:
+                return items
+
+
 @dataclass(frozen=True)
 class ControlPlaneSettings:
     """Where the control plane's state lives; validated once at cold start."""
@@ -147,6 +212,7 @@ class ControlPlaneSettings:
     audit_table: str
     data_key_id: str
     user_pool_id: str
+    stage: str  # names the usage plans the tenant's API key joins
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> ControlPlaneSettings:
@@ -156,6 +222,7 @@ class ControlPlaneSettings:
             audit_table=require(environ, config.AUDIT_TABLE),
             data_key_id=require(environ, config.DATA_KEY_ID),
             user_pool_id=require(environ, config.USER_POOL_ID),
+            stage=require(environ, config.STAGE),
         )
 
 
@@ -174,6 +241,7 @@ def build_onboarding(
         identity=CognitoIdentity(clients.cognito(), settings.user_pool_id),
         settings=DynamoTenantSettings(dynamodb, settings.clinical_table),
         audit_trail=audit_trail,
+        usage_keys=ApiGatewayUsageKeys(clients.client("apigateway"), settings.stage),
         clock=clock,
     )
 

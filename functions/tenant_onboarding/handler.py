@@ -34,6 +34,7 @@ MAKING_STEPS: dict[str, Callable[[TenantOnboarding, OnboardingRequest], None]] =
     "create_identity_group": TenantOnboarding.create_identity_group,
     "invite_admin": TenantOnboarding.invite_admin,
     "write_default_settings": TenantOnboarding.write_default_settings,
+    "issue_usage_key": TenantOnboarding.issue_usage_key,
 }
 STEPS = (*RECORD_STEPS, *MAKING_STEPS, "compensate")
 

@@ -23,7 +23,7 @@ from cairn import config
 from cairn.crypto.keyring import TENANT_CONTEXT_KEY
 from infra.components.buckets import bucket_name
 from infra.components.tables import import_table
-from infra.declarations import BUCKETS, KEYS, STATE_MACHINES, TABLES, Access, TableDeclaration
+from infra.declarations import BUCKETS, KEYS, STATE_MACHINES, TABLES, USAGE_KEYS, Access, TableDeclaration
 from infra.stage import StageConfig
 
 # What a customer-managed-key table needs from KMS for a PutItem, and only through DynamoDB.
@@ -45,6 +45,14 @@ _ADMINISTER_USERS_ACTIONS = (
     "cognito-idp:CreateGroup",
     "cognito-idp:GetGroup",
     "cognito-idp:DeleteGroup",
+)
+# A tenant's API Gateway API key and its tier's usage plans (multitenant/provisioning.py
+# ApiGatewayUsageKeys), by API Gateway management path: find plans and keys, create a key, add it
+# to a plan, delete a key (compensation). Key and plan ids are random, hence the two wildcards.
+USAGE_KEY_PERMISSIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("apigateway:GET", ("/usageplans", "/apikeys")),
+    ("apigateway:POST", ("/apikeys", "/usageplans/*/keys")),
+    ("apigateway:DELETE", ("/apikeys/*",)),
 )
 # Field-level envelope encryption: wrap and unwrap tenant data keys (cairn.crypto.keyring).
 _ENCRYPT_DECRYPT_ACTIONS = ("kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey")
@@ -117,6 +125,8 @@ class DataCatalog(Construct):
                 self._grant_key(grantee, resource)
             elif resource in self.user_pools and access is Access.ADMINISTER_USERS:
                 self.user_pools[resource].grant(grantee, *_ADMINISTER_USERS_ACTIONS)
+            elif resource == USAGE_KEYS and access is Access.MANAGE_USAGE_KEYS:
+                self._grant_usage_keys(grantee)
             elif resource in self.state_machine_arns and access is Access.START:
                 sfn.StateMachine.from_state_machine_arn(
                     self, f"Started{resource.title()}", self.state_machine_arns[resource]
@@ -125,6 +135,14 @@ class DataCatalog(Construct):
                 raise ValueError(
                     f"no grant for {access} on {resource!r}: is it declared, and is the access valid?"
                 )
+
+    def _grant_usage_keys(self, grantee: iam.IGrantable) -> None:
+        stack = Stack.of(self)
+        for action, paths in USAGE_KEY_PERMISSIONS:
+            iam.Grant.add_to_principal(
+                grantee=grantee, actions=[action],
+                resource_arns=[f"arn:{stack.partition}:apigateway:{stack.region}::{path}" for path in paths],
+            )
 
     def _grant_key(self, grantee: iam.IGrantable, key: str) -> None:
         declared = next(k for k in KEYS if k.key == key)

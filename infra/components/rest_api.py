@@ -27,6 +27,7 @@ from infra.declarations import ApiDeclaration
 from infra.nag import acknowledge, acknowledge_managed_policies
 from infra.stage import StageConfig
 from multitenant.tiers import Tier, limits
+from multitenant.usage_keys import usage_plan_name as tier_usage_plan_name
 
 # JSON bodies on routes under this prefix are FHIR resources: API Gateway rejects anything that
 # is not an object with a resourceType before it reaches (and is billed to) the function.
@@ -342,8 +343,9 @@ class ChaliceRestApi(Construct):
 
 
 def usage_plan_name(stage: StageConfig, declared: ApiDeclaration, tier: Tier) -> str:
-    """The name onboarding finds a tier's usage plan by: "cairn-<stage>-<function>-<tier>"."""
-    return stage.resource_name(f"{declared.function}-{tier.value}")
+    """The name onboarding finds a tier's usage plan by: "cairn-<stage>-<function>-<tier>"
+    (multitenant/usage_keys.py, shared with onboarding and the embedded runtime)."""
+    return tier_usage_plan_name(stage.name, declared.function, tier)
 
 
 def _check_public_paths(declared: ApiDeclaration, paths: set[str]) -> None:

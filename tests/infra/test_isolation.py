@@ -6,8 +6,12 @@ from __future__ import annotations
 import pytest
 
 from cairn import config
-from infra.declarations import APIS, FUNCTIONS, TENANT_DATA_ACCESS
+from infra.declarations import APIS, FUNCTIONS, TENANT_DATA_ACCESS, USAGE_KEYS
+from infra.nag import flatten_reference
+from multitenant import api_authorizer, provisioning, usage_keys
+from multitenant.context import Role, TenantContext
 from multitenant.tiers import Tier, limits
+from multitenant.usage_keys import is_tier_plan, usage_plan_name
 
 pytestmark = pytest.mark.infra
 
@@ -115,3 +119,47 @@ def test_tenant_apis_take_api_keys_from_the_authorizer_and_require_one_on_every_
                 authorized = method["AuthorizationType"] == "CUSTOM"
                 assert method.get("ApiKeyRequired", False) is (authorized and tenant_api), name
     assert any(m["AuthorizationType"] == "NONE" for m in methods)  # /fhir/R4/metadata stays public
+
+
+def test_plan_names_are_the_ones_onboarding_finds_them_by(synthesis):
+    plans = {plan["Properties"]["UsagePlanName"]
+             for _, (_, plan) in synthesis.resources("AWS::ApiGateway::UsagePlan").items()}
+    for tier in Tier:
+        tier_plans = {name for name in plans if is_tier_plan(name, "dev", tier)}
+        assert tier_plans == {usage_plan_name("dev", api.function, tier) for api in APIS
+                              if api.authorizer and api.tier_usage_plans}
+
+
+def _apigateway_statements(synthesis, function_name):
+    role = _function_roles(synthesis)[function_name]
+    return [s for s in _policies_of(synthesis, role)
+            if any(str(action).startswith("apigateway:") for action in _as_list(s["Action"]))]
+
+
+def _flat(resource):
+    return flatten_reference(resource).replace("<AWS::Partition>", "aws").replace("<AWS::Region>", "r")
+
+
+def test_only_onboarding_manages_usage_keys_and_only_on_key_and_plan_key_paths(synthesis):
+    granted = {}
+    for statement in _apigateway_statements(synthesis, "tenant-onboarding"):
+        assert statement["Effect"] == "Allow"
+        for action in _as_list(statement["Action"]):
+            granted.setdefault(action, set()).update(_flat(r) for r in _as_list(statement["Resource"]))
+
+    assert granted == {
+        "apigateway:GET": {"arn:aws:apigateway:r::/usageplans", "arn:aws:apigateway:r::/apikeys"},
+        "apigateway:POST": {"arn:aws:apigateway:r::/apikeys", "arn:aws:apigateway:r::/usageplans/*/keys"},
+        "apigateway:DELETE": {"arn:aws:apigateway:r::/apikeys/*"},
+    }
+    others = [f.name for f in FUNCTIONS if f.name != "tenant-onboarding"]
+    assert all(_apigateway_statements(synthesis, name) == [] for name in others)
+    assert [f.name for f in FUNCTIONS if USAGE_KEYS in f.uses] == ["tenant-onboarding"]
+
+
+def test_the_authorizer_names_the_key_onboarding_creates():
+    assert usage_keys.usage_identifier_key is api_authorizer.usage_identifier_key
+    assert provisioning.usage_identifier_key is api_authorizer.usage_identifier_key
+    assert api_authorizer.allow(TenantContext(tenant_id="acme", role=Role.ADMIN, user_id="u1"),
+                                "arn:aws:execute-api:r:a:api/dev/GET/x")["usageIdentifierKey"] == (
+        "cairn-tenant-usage-acme")

@@ -1,5 +1,6 @@
 """The tenant-onboarding workflow, run by the embedded runtime: the real ASL, the real task
-handler, moto's KMS, DynamoDB and Cognito. Success, idempotent re-runs, compensation that leaves
+handler, moto's KMS, DynamoDB, Cognito and API Gateway (the tenant's API key in its tier's
+plans). Success, idempotent re-runs, compensation that leaves
 nothing half-made, and the refusals (duplicate id, unknown tier, email in use)."""
 
 from __future__ import annotations
@@ -25,9 +26,18 @@ from functions.operator_api import app as operator_app
 from multitenant.context import Role, TenantContext
 from multitenant.errors import InvalidOnboardingRequest, TenantAlreadyExists
 from multitenant.lifecycle import TenantStatus
-from multitenant.onboarding import DEFAULT_SETTINGS
-from multitenant.provisioning import DynamoTenantSettings, OnboardingLauncher, group_name
+from multitenant.onboarding import DEFAULT_SETTINGS, OnboardingRequest
+from multitenant.provisioning import (
+    ApiGatewayUsageKeys,
+    ControlPlaneSettings,
+    DynamoTenantSettings,
+    OnboardingLauncher,
+    build_onboarding,
+    group_name,
+)
 from multitenant.registry import DynamoTenantRegistry
+from multitenant.tiers import Tier
+from multitenant.usage_keys import usage_identifier_key, usage_plan_name
 from tests.integration.clinical.support import LambdaContext
 
 
@@ -105,6 +115,28 @@ def _settings(clients: AwsClients, deployment: Deployment, tenant_id: str) -> di
     return DynamoTenantSettings(clients.dynamodb(), deployment.tables["clinical"]).get(tenant_id)
 
 
+def _usage_keys(clients: AwsClients, deployment: Deployment) -> ApiGatewayUsageKeys:
+    return ApiGatewayUsageKeys(clients.client("apigateway"), deployment.stage)
+
+
+def _keys_named(clients: AwsClients, tenant_id: str) -> list[dict[str, Any]]:
+    """Every API key named for `tenant_id`, with its value."""
+    listed = clients.client("apigateway").get_api_keys(limit=500, includeValues=True)["items"]
+    return [key for key in listed if key["name"] == usage_identifier_key(tenant_id)]
+
+
+def _plans_holding(clients: AwsClients, key_id: str) -> set[str]:
+    """The names of the usage plans that hold API key `key_id`."""
+    apigateway = clients.client("apigateway")
+    return {plan["name"] for plan in apigateway.get_usage_plans(limit=500)["items"]
+            if any(key["id"] == key_id for key in
+                   apigateway.get_usage_plan_keys(usagePlanId=plan["id"], limit=500)["items"])}
+
+
+def _tenant_facing_plans(deployment: Deployment, tier: Tier) -> set[str]:
+    return {usage_plan_name(deployment.stage, api, tier) for api in ("fhir-api", "user-admin")}
+
+
 def test_onboarding_makes_an_active_tenant_with_key_group_admin_and_settings(
     clients: AwsClients, deployment: Deployment, registry: DynamoTenantRegistry
 ) -> None:
@@ -122,6 +154,11 @@ def test_onboarding_makes_an_active_tenant_with_key_group_admin_and_settings(
     assert group_name("riverbend") in _groups(clients, deployment)
     assert _user_tenant(clients, deployment, "admin@riverbend.example") == "riverbend"
     assert _settings(clients, deployment, "riverbend") == dict(DEFAULT_SETTINGS)
+    # Its API key: the value the authorizer names, in the practice plan of each tenant-facing API.
+    (key,) = _keys_named(clients, "riverbend")
+    assert key["value"] == usage_identifier_key("riverbend") == "cairn-tenant-usage-riverbend"
+    assert key["enabled"]
+    assert _plans_holding(clients, key["id"]) == _tenant_facing_plans(deployment, Tier.PRACTICE)
 
 
 def test_rerunning_the_same_request_gives_the_same_tenant_and_duplicates_nothing(
@@ -137,6 +174,8 @@ def test_rerunning_the_same_request_gives_the_same_tenant_and_duplicates_nothing
     assert first["status"] == again["status"] == "SUCCEEDED", again
     assert json.loads(again["output"]) == json.loads(first["output"])
     assert [t.tenant_id for t in registry.list()].count("lakeside") == 1
+    (key,) = _keys_named(clients, "lakeside")  # one key, reused by the re-run
+    assert _plans_holding(clients, key["id"]) == _tenant_facing_plans(deployment, Tier.PRACTICE)
     assert clients.dynamodb().get_item(TableName=deployment.tables["clinical"], Key={
         "pk": {"S": keyring_pk("lakeside")}, "sk": {"S": CURRENT_KEY_SK}})["Item"] == wrapped_key
 
@@ -157,8 +196,28 @@ def test_a_failure_part_way_is_compensated_and_leaves_nothing_half_made(
     assert not _has_data_key(clients, deployment, "valley")
     assert group_name("valley") not in _groups(clients, deployment)
     assert _settings(clients, deployment, "valley") is None
+    assert _keys_named(clients, "valley") == []
     # The other tenant's admin is untouched by the compensation.
     assert _user_tenant(clients, deployment, "shared@clinics.example") == "hilltop"
+
+
+def test_compensation_after_the_usage_key_step_deletes_the_key_it_made(
+    clients: AwsClients, deployment: Deployment, registry: DynamoTenantRegistry, endpoint: str
+) -> None:
+    environment = {**deployment.function_environments["tenant-onboarding"], "AWS_ENDPOINT_URL": endpoint}
+    steps = build_onboarding(ControlPlaneSettings.from_environ(environment), clients)
+    request = OnboardingRequest.parse(_request("birchwood", tier="enterprise"))
+    for step in (steps.register, steps.provision_encryption, steps.create_identity_group, steps.invite_admin,
+                 steps.write_default_settings, steps.issue_usage_key, steps.issue_usage_key):
+        step(request)
+    (key,) = _keys_named(clients, "birchwood")
+    assert _plans_holding(clients, key["id"]) == _tenant_facing_plans(deployment, Tier.ENTERPRISE)
+
+    assert steps.compensate(request)  # e.g. activation failed
+
+    assert _keys_named(clients, "birchwood") == []
+    assert _usage_keys(clients, deployment).key_id("birchwood") is None
+    assert registry.get("birchwood") is None
 
 
 def test_another_request_for_a_taken_tenant_id_is_refused_and_the_tenant_untouched(
@@ -176,6 +235,7 @@ def test_another_request_for_a_taken_tenant_id_is_refused_and_the_tenant_untouch
     assert _has_data_key(clients, deployment, "summit")
     assert group_name("summit") in _groups(clients, deployment)
     assert _user_tenant(clients, deployment, "intruder@elsewhere.example") is None
+    assert len(_keys_named(clients, "summit")) == 1
 
 
 def test_an_unknown_tier_is_refused_before_anything_is_made(

@@ -17,10 +17,12 @@ from multitenant.onboarding import (
     BaseTenantEncryption,
     BaseTenantIdentity,
     BaseTenantSettings,
+    BaseTenantUsageKeys,
     OnboardingRequest,
     TenantOnboarding,
 )
 from multitenant.registry import InMemoryTenantRegistry
+from multitenant.tiers import Tier
 from tests.unit.fakes import FakeAuditTrail
 
 
@@ -67,19 +69,32 @@ class FakeSettings(BaseTenantSettings):
         self.settings.pop(tenant_id, None)
 
 
+class FakeUsageKeys(BaseTenantUsageKeys):
+    def __init__(self) -> None:
+        self.keys: dict[str, Tier] = {}  # tenant -> the tier whose plans hold its key
+
+    def issue(self, tenant_id: str, tier: Tier) -> None:
+        self.keys.setdefault(tenant_id, tier)
+
+    def revoke(self, tenant_id: str) -> None:
+        self.keys.pop(tenant_id, None)
+
+
 class World:
     def __init__(self) -> None:
         self.registry = InMemoryTenantRegistry()
         self.encryption = FakeEncryption()
         self.identity = FakeIdentity()
         self.settings = FakeSettings()
+        self.usage_keys = FakeUsageKeys()
         self.events: list[tuple[TenantContext, AuditEvent]] = []
         self.steps = TenantOnboarding(self.registry, self.encryption, self.identity, self.settings,
-                                      lambda context: FakeAuditTrail(context, self.events))
+                                      lambda context: FakeAuditTrail(context, self.events), self.usage_keys)
 
     def onboard(self, request: OnboardingRequest) -> None:
         for step in (self.steps.register, self.steps.provision_encryption, self.steps.create_identity_group,
-                     self.steps.invite_admin, self.steps.write_default_settings, self.steps.activate):
+                     self.steps.invite_admin, self.steps.write_default_settings, self.steps.issue_usage_key,
+                     self.steps.activate):
             step(request)
 
 
@@ -115,6 +130,7 @@ def test_all_steps_make_an_active_tenant_and_running_them_again_changes_nothing(
     assert tenant is not None
     assert tenant.status is TenantStatus.ACTIVE
     assert world.settings.settings["acme"] == dict(DEFAULT_SETTINGS)
+    assert world.usage_keys.keys == {"acme": Tier.STARTER}
     assert (world.encryption.keys, world.identity.groups, world.identity.users,
             world.settings.settings, world.registry.get("acme")) == made
 
@@ -129,6 +145,21 @@ def test_another_request_for_a_taken_id_is_refused_at_every_step() -> None:
     with pytest.raises(TenantAlreadyExists):
         world.steps.invite_admin(intruder)
     assert "intruder@else.example" not in world.identity.users
+    with pytest.raises(TenantAlreadyExists):
+        world.steps.issue_usage_key(intruder)
+
+
+def test_compensation_after_the_usage_key_removes_it() -> None:
+    world = World()
+    request = _request()
+    for step in (world.steps.register, world.steps.provision_encryption, world.steps.create_identity_group,
+                 world.steps.invite_admin, world.steps.write_default_settings, world.steps.issue_usage_key):
+        step(request)
+
+    assert world.steps.compensate(request)
+
+    assert world.usage_keys.keys == {}
+    assert world.registry.get("acme") is None
 
 
 def test_compensation_undoes_everything_the_request_made() -> None:
@@ -156,6 +187,7 @@ def test_compensation_leaves_another_requests_tenant_and_an_active_one_alone() -
     assert not world.steps.compensate(_request(request_id="r2"))
     assert not world.steps.compensate(_request())
 
+    assert "acme" in world.usage_keys.keys
     assert "acme" in world.encryption.keys
     assert "acme" in world.identity.groups
     tenant = world.registry.get("acme")
