@@ -6,19 +6,16 @@ the operator comes from the authorizer's context, never from the request. Errors
 
 from __future__ import annotations
 
-import json
 import os
-from collections.abc import Callable
-from functools import cache, wraps
-from typing import Any
+from functools import cache
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.metrics import MetricUnit
-from chalice import Chalice, ConvertToMiddleware, Response
+from chalice import Chalice, ConvertToMiddleware
 
 from cairn.aws import AwsClients, AwsSettings
 from cairn.errors import AccessDenied, CairnError, MalformedRequest, PayloadTooLarge
+from cairn.json_api import parse_body, responder
 from multitenant.administration import AdministrationRuntime, AdministrationSettings, TenantAdministration
 from multitenant.errors import (
     ConcurrentTenantChange,
@@ -69,43 +66,11 @@ def tenants() -> TenantAdministration:
 
 
 def body() -> object:
-    raw = app.current_request.raw_body
-    if raw is not None and len(raw) > MAX_BODY_BYTES:
-        raise PayloadTooLarge(f"the body is over {MAX_BODY_BYTES} bytes")
-    if not raw:
-        raise MalformedRequest("the request has no body; send a JSON object")
-    try:
-        return json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise MalformedRequest("the body is not valid JSON") from exc
+    """The request's JSON body."""
+    return parse_body(app.current_request.raw_body, MAX_BODY_BYTES)
 
 
-def error_response(exc: Exception) -> tuple[int, dict[str, str]]:
-    """The status and JSON of `exc`: its message says what to fix; a 500 says nothing more."""
-    for kind, status, code in ERROR_STATUS:
-        if isinstance(exc, kind):
-            return status, {"error": code, "message": str(exc)}
-    return 500, {"error": "server-error", "message": "the server failed; try again later"}
-
-
-def respond(view: Callable[..., tuple[int, object]]) -> Callable[..., Response]:
-    """Render a view's (status, JSON) or its error."""
-
-    @wraps(view)
-    def render(*args: Any, **kwargs: Any) -> Response:
-        try:
-            status, answer = view(*args, **kwargs)
-        except CairnError as exc:
-            logger.info("request refused", extra={"error": type(exc).__name__})
-            status, answer = error_response(exc)
-        except Exception as exc:
-            logger.exception("request failed")
-            status, answer = error_response(exc)
-        metrics.add_metric(name=f"Responses{status // 100}xx", unit=MetricUnit.Count, value=1)
-        return Response(body=json.dumps(answer), status_code=status,
-                        headers={"Content-Type": "application/json"})
-
-    return render
+respond = responder(ERROR_STATUS, logger, metrics)
 
 
 @app.route("/operator/tenants", methods=["POST"])
