@@ -12,11 +12,8 @@ Step Functions tests run the real functions/ code and the real stepfunctions/ de
 from __future__ import annotations
 
 import json
-import os
-import socket
 import time
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import jwt
@@ -24,54 +21,18 @@ import pytest
 import requests
 from botocore.exceptions import ClientError
 from moto.awslambda.models import LambdaFunction
-from moto.core.config import default_user_config
 
-from cairn.aws import AwsClients, AwsSettings
+from cairn.aws import AwsClients
 from cairn.store.models import ClinicalItem
-from devkit import emulator, lambda_executor, seed
+from devkit import lambda_executor, seed
 from devkit.demo_data import demo_patient_bundle
 from devkit.deployment import Deployment
-from devkit.provision import ProvisionTarget, provision
 from multitenant.lifecycle import TenantStatus
 from multitenant.registry import DynamoTenantRegistry, Tenant
 from multitenant.tiers import Tier
 
 TENANT = "capability-clinic"
 OTHER_TENANT = "other-clinic"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-def endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """An embedded emulator on a free loopback port, torn down with its patch and settings."""
-    saved_environ = dict(os.environ)
-    saved_sfn_config = dict(default_user_config.get("stepfunctions", {}))
-    os.environ.pop("AWS_ENDPOINT_URL", None)
-    emulator.use_local_credentials()
-    running = emulator.start_embedded(_free_port(), tmp_path_factory.mktemp("lambda-cache"))
-    try:
-        yield running.endpoint_url
-    finally:
-        running.stop()
-        default_user_config["stepfunctions"] = saved_sfn_config  # type: ignore[typeddict-item]
-        os.environ.clear()
-        os.environ.update(saved_environ)
-
-
-@pytest.fixture(scope="module")
-def clients(endpoint: str) -> AwsClients:
-    return AwsClients(AwsSettings(region=emulator.REGION, endpoint_url=endpoint))
-
-
-@pytest.fixture(scope="module")
-def deployment(clients: AwsClients, endpoint: str) -> Deployment:
-    """Cairn's declared resources, provisioned the way `cairn dev` provisions them."""
-    return provision(clients, ProvisionTarget(endpoint_url=endpoint, embedded=True))
 
 
 def test_embedded_runtime_patches_are_in_place(endpoint: str) -> None:

@@ -6,21 +6,17 @@ nothing half-made, and the refusals (duplicate id, unknown tier, email in use)."
 from __future__ import annotations
 
 import json
-import os
-import socket
 import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from moto.core.config import default_user_config
 
-from cairn.aws import AwsClients, AwsSettings
+from cairn.aws import AwsClients
 from cairn.crypto.keyring import CURRENT_KEY_SK, keyring_pk
-from devkit import cli, emulator, seed
+from devkit import cli, seed
 from devkit.deployment import Deployment
-from devkit.provision import ProvisionTarget, provision
 from devkit.tenants import TenantOperations
 from functions.operator_api import app as operator_app
 from multitenant.context import Role, TenantContext
@@ -39,38 +35,6 @@ from multitenant.registry import DynamoTenantRegistry
 from multitenant.tiers import Tier
 from multitenant.usage_keys import usage_identifier_key, usage_plan_name
 from tests.integration.clinical.support import LambdaContext
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-def endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    saved_environ = dict(os.environ)
-    saved_sfn_config = dict(default_user_config.get("stepfunctions", {}))
-    os.environ.pop("AWS_ENDPOINT_URL", None)
-    emulator.use_local_credentials()
-    running = emulator.start_embedded(_free_port(), tmp_path_factory.mktemp("lambda-cache"))
-    try:
-        yield running.endpoint_url
-    finally:
-        running.stop()
-        default_user_config["stepfunctions"] = saved_sfn_config  # type: ignore[typeddict-item]
-        os.environ.clear()
-        os.environ.update(saved_environ)
-
-
-@pytest.fixture(scope="module")
-def clients(endpoint: str) -> AwsClients:
-    return AwsClients(AwsSettings(region=emulator.REGION, endpoint_url=endpoint))
-
-
-@pytest.fixture(scope="module")
-def deployment(clients: AwsClients, endpoint: str) -> Deployment:
-    return provision(clients, ProvisionTarget(endpoint_url=endpoint, embedded=True))
 
 
 @pytest.fixture(scope="module")
