@@ -17,10 +17,8 @@ from functools import cache, wraps
 from importlib import metadata
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
-from chalice import Chalice, ConvertToMiddleware, Response
+from chalice import Response
 
 from cairn.break_glass import BreakGlass
 from cairn.clock import utc_now
@@ -28,19 +26,12 @@ from cairn.errors import CairnError
 from cairn.fhir import rest
 from cairn.fhir.capability import METADATA_PATH, capability_statement
 from cairn.fhir.search import parse_search
+from cairn.observability import instrumented_api
 from cairn.patients import PATIENT, PatientService
 from cairn.runtime import ClinicalRuntime
 from multitenant.standing import TenantStanding
 
-app = Chalice(app_name="cairn-fhir-api")
-logger = Logger(service="fhir-api")
-tracer = Tracer(service="fhir-api")
-metrics = Metrics(namespace="Cairn", service="fhir-api")
-app.register_middleware(ConvertToMiddleware(
-    logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)))
-# Responses carry PHI: keep them out of X-Ray.
-app.register_middleware(ConvertToMiddleware(tracer.capture_lambda_handler(capture_response=False)))
-app.register_middleware(ConvertToMiddleware(metrics.log_metrics))
+app, logger, _tracer, metrics = instrumented_api("fhir-api")
 
 
 @cache

@@ -9,13 +9,10 @@ from __future__ import annotations
 import os
 from functools import cache
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.logging import correlation_paths
-from chalice import Chalice, ConvertToMiddleware
-
 from cairn.aws import AwsClients, AwsSettings
 from cairn.errors import AccessDenied, CairnError, MalformedRequest, PayloadTooLarge
 from cairn.json_api import parse_body, responder
+from cairn.observability import instrumented_api
 from multitenant.administration import AdministrationRuntime, AdministrationSettings, TenantAdministration
 from multitenant.errors import (
     ConcurrentTenantChange,
@@ -27,14 +24,7 @@ from multitenant.errors import (
 from multitenant.lifecycle import InvalidTransition
 from multitenant.operators import Operator
 
-app = Chalice(app_name="cairn-operator-api")
-logger = Logger(service="operator-api")
-tracer = Tracer(service="operator-api")
-metrics = Metrics(namespace="Cairn", service="operator-api")
-app.register_middleware(ConvertToMiddleware(
-    logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)))
-app.register_middleware(ConvertToMiddleware(tracer.capture_lambda_handler(capture_response=False)))
-app.register_middleware(ConvertToMiddleware(metrics.log_metrics))
+app, logger, _tracer, metrics = instrumented_api("operator-api")
 
 MAX_BODY_BYTES = 4 * 1024
 ERROR_STATUS: tuple[tuple[type[CairnError], int, str], ...] = (

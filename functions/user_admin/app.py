@@ -11,10 +11,6 @@ from __future__ import annotations
 import os
 from functools import cache
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.logging import correlation_paths
-from chalice import Chalice, ConvertToMiddleware
-
 from cairn.errors import (
     AccessDenied,
     CairnError,
@@ -25,19 +21,12 @@ from cairn.errors import (
 )
 from cairn.fhir import rest
 from cairn.json_api import parse_body, responder
+from cairn.observability import instrumented_api
 from cairn.user_directory import UserAdminRuntime
 from cairn.users import EmailInUse, UserAdministration
 from multitenant.standing import TenantStanding
 
-app = Chalice(app_name="cairn-user-admin")
-logger = Logger(service="user-admin")
-tracer = Tracer(service="user-admin")
-metrics = Metrics(namespace="Cairn", service="user-admin")
-app.register_middleware(ConvertToMiddleware(
-    logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)))
-# Responses carry staff and patient emails: keep them out of X-Ray.
-app.register_middleware(ConvertToMiddleware(tracer.capture_lambda_handler(capture_response=False)))
-app.register_middleware(ConvertToMiddleware(metrics.log_metrics))
+app, logger, _tracer, metrics = instrumented_api("user-admin")
 
 MAX_BODY_BYTES = 4 * 1024
 ERROR_STATUS: tuple[tuple[type[CairnError], int, str], ...] = (
