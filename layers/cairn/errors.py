@@ -84,3 +84,41 @@ class MalformedRequest(CairnError):
 
 class PayloadTooLarge(CairnError):
     """The request body is over the documented limit; answered as 413."""
+
+
+class ResourceGone(ResourceNotFound):
+    """The resource existed and was deleted; answered as 410 (its history remains)."""
+
+    def __init__(self, resource_type: str, resource_id: str) -> None:
+        super().__init__(resource_type, resource_id)
+        self.args = (f"{resource_type}/{resource_id} was deleted; its history is still readable",)
+
+
+class VersionConflict(CairnError):
+    """A write was based on a version that is no longer current (HTTP 409, or 412 when the
+    client named the version in If-Match)."""
+
+    def __init__(self, resource_type: str, resource_id: str, message: str | None = None) -> None:
+        super().__init__(message or (
+            f"{resource_type}/{resource_id} changed while this request was being handled; "
+            "read it again and retry with its current version in If-Match"))
+        self.resource_type = resource_type
+        self.resource_id = resource_id
+
+
+class PreconditionFailed(CairnError):
+    """A conditional request's precondition does not hold (If-Match names an older version,
+    If-None-Exist matches several resources); answered as 412."""
+
+
+class TransactionTooLarge(CairnError):
+    """A transaction's writes do not fit one atomic DynamoDB transaction; answered as 400
+    saying how to split it."""
+
+
+class ImmutableResource(CairnError):
+    """The resource may not change any more (e.g. a signed note); answered as 409."""
+
+
+class UnsupportedResourceType(CairnError):
+    """A resource type Cairn does not serve; answered as 404 listing the supported types."""
