@@ -233,6 +233,14 @@ FUNCTIONS: tuple[FunctionDeclaration, ...] = (
         uses={"tenants": Access.READ_WRITE, "audit": Access.APPEND, "tenant-onboarding": Access.START},
         memory_mb=256,
     ),
+    FunctionDeclaration(
+        name="bulk-export", source="bulk_export", handler="handler.handler",
+        description="the steps of the FHIR bulk export: find patients, write ndjson per type, "
+                    "publish or fail the job",
+        uses={"clinical": Access.READ_WRITE, "audit": Access.APPEND,
+              "data": Access.ENCRYPT_DECRYPT, "documents": Access.READ_WRITE},
+        timeout_seconds=900, memory_mb=1024,  # one type of a whole clinic per invocation
+    ),
 )
 
 APIS: tuple[ApiDeclaration, ...] = (
@@ -262,6 +270,14 @@ STATE_MACHINES: tuple[StateMachineDeclaration, ...] = (
         env=config.TENANT_ONBOARDING_STATE_MACHINE_ARN,
         substitutions={"TenantOnboardingFunctionArn": "function:tenant-onboarding"},
         invokes=("tenant-onboarding",),
+    ),
+    StateMachineDeclaration(
+        name="bulk-export", definition="bulk_export.asl.json",
+        description="FHIR Bulk Data $export: ndjson per type under the tenant's exports/ prefix; "
+                    "every failure marks the job as errored",
+        env=config.BULK_EXPORT_STATE_MACHINE_ARN,
+        substitutions={"BulkExportFunctionArn": "function:bulk-export"},
+        invokes=("bulk-export",),
     ),
 )
 

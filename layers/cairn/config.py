@@ -87,3 +87,4 @@ class DocumentSettings:
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> DocumentSettings:
         return cls(documents_bucket=require(environ, DOCUMENTS_BUCKET))
+BULK_EXPORT_STATE_MACHINE_ARN = "CAIRN_BULK_EXPORT_STATE_MACHINE_ARN"
