@@ -87,4 +87,7 @@ class DocumentSettings:
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> DocumentSettings:
         return cls(documents_bucket=require(environ, DOCUMENTS_BUCKET))
+
+
+# The bulk-export workflow, started by the FHIR API's $export kickoff (cairn.bulk_export).
 BULK_EXPORT_STATE_MACHINE_ARN = "CAIRN_BULK_EXPORT_STATE_MACHINE_ARN"
