@@ -58,10 +58,10 @@ SIGNED_STATUSES = ("final", "amended")
 SECTION_ITEM_TYPES = ("text", "group")
 CLINICIANS = (Role.PHYSICIAN, Role.NURSE)
 SERVER_META = ("versionId", "lastUpdated")
-# The search parameters these lookups want (see the module's report); until cairn.fhir.search
-# declares them, the lookups list the type and filter here.
+# The search parameters these lookups use; while one is not declared (see _find), the lookup
+# lists the type and filters here.
 TEMPLATE_URL_PARAMETER = "url"
-RELATES_TO_PARAMETER = "relates-to"
+RELATED_REF_PARAMETER = "related-ref"  # FHIR R4 Composition-related-ref: relatesTo.targetReference
 FHIR_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 TAGS = re.compile(r"<[^>]*>")
 
@@ -345,7 +345,7 @@ def amendments(records: Records, original_id: str) -> list[dict[str, Any]]:
         return any(relation.get("targetReference", {}).get("reference") == target
                    for relation in note.get("relatesTo", []))
 
-    found = _find(records, COMPOSITION, RELATES_TO_PARAMETER, target, relates)
+    found = _find(records, COMPOSITION, RELATED_REF_PARAMETER, target, relates)
     return sorted(found, key=lambda note: str(note.get("date", "")))
 
 

@@ -57,14 +57,14 @@ def _urls(resource: Mapping[str, Any]) -> set[str]:
     return {resource["url"]} if "url" in resource else set()
 
 
-def _relates_to(resource: Mapping[str, Any]) -> set[str]:
+def _related_ref(resource: Mapping[str, Any]) -> set[str]:
     return {r["targetReference"]["reference"] for r in resource.get("relatesTo", [])}
 
 
 # The parameters cairn.notes asks the lead to declare; FakeRecordService(..., parameters=TODAY)
 # behaves like today's cairn.fhir.search, which has none for these types.
 WANTED: Mapping[str, Mapping[str, Index]] = {
-    "Questionnaire": {"url": _urls}, "Composition": {"relates-to": _relates_to},
+    "Questionnaire": {"url": _urls}, "Composition": {"related-ref": _related_ref},
 }
 TODAY: Mapping[str, Mapping[str, Index]] = {}
 
@@ -103,6 +103,7 @@ class FakeRecordService:
     def update(self, resource_type: str, resource_id: str, resource: object, *,
                if_match: str | None = None, signing: bool = False) -> dict[str, Any]:
         assert isinstance(resource, dict)
+        assert resource.get("id") == resource_id, "the real service refuses a body whose id differs"
         current = self.read(resource_type, resource_id)
         version = current["meta"]["versionId"]
         if if_match is not None and if_match not in (f'W/"{version}"', version):
@@ -508,7 +509,7 @@ def test_amendments_are_signed_and_amended_in_turn_and_listed_per_note(
     assert amendments(records, addendum["id"]) == []
 
 
-def test_amendments_are_listed_without_the_relates_to_search_parameter(
+def test_amendments_are_listed_without_the_related_ref_search_parameter(
     store: Store, clinic: dict[str, str],
 ) -> None:
     original = signed_soap(store, clinic)
