@@ -8,9 +8,11 @@ URLs made at status time (so a link never outlives its hour, whenever the client
 Which resources: the system level exports every stored type of the tenant; the Patient level
 exports every Patient and every resource in some patient's compartment; Group/<id> the Group's
 member Patients and their compartments; the EHI export (ONC 170.315(b)(10)) one patient's.
-Resources are read type by type with `iter_type` and kept when they reference a patient of the
-export: one pass over each type costs one read per resource, where compartment searches would
-cost one query per patient and type, nearly all of them empty, for an export of every patient.
+How they are read depends on how many patients the export covers. Every patient: each type is
+read whole with `iter_type` and a resource kept when it references some patient, one read per
+resource, where compartment searches would cost a query per patient and type, most of them
+empty. A Group or one patient: a compartment search per member and type, reading only their
+resources instead of the whole clinic's.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from cairn.audit.trail import BaseAuditTrail
 from cairn.clock import Clock, fhir_instant, utc_now
 from cairn.errors import MalformedRequest, PatientNotFound, ResourceNotFound
 from cairn.fhir.resource_types import COMPARTMENT_TYPES, GROUP, PATIENT, PATIENT_LINKS, STORED_TYPES
+from cairn.fhir.search import MAX_COUNT, SearchQuery, compartment_criterion
 from cairn.records.repository import BaseResourceRepository
 from multitenant.context import TenantContext
 
@@ -514,21 +517,37 @@ def select_resources(records: BaseResourceRepository, task: ExportTask,
                      resource_type: str) -> Iterator[dict[str, Any]]:
     """The resources of one type the export holds, changed at or after its `_since`."""
     export = task.export
-    if export.level is not ExportLevel.SYSTEM and resource_type == PATIENT and task.patient_ids is not None:
-        found = records.get_many([(PATIENT, pid) for pid in task.patient_ids])
-        candidates: Iterable[dict[str, Any]] = (found[key] for key in sorted(found))
-    else:
+    candidates: Iterable[dict[str, Any]]
+    if export.level is ExportLevel.SYSTEM:
         candidates = records.iter_type(resource_type)
+    elif task.patient_ids is None:
+        candidates = (found for found in records.iter_type(resource_type) if patient_references(found))
+    elif resource_type == PATIENT:
+        found = records.get_many([(PATIENT, pid) for pid in task.patient_ids])
+        candidates = (found[key] for key in sorted(found))
+    else:
+        candidates = _compartments(records, resource_type, task.patient_ids)
     since = datetime.fromisoformat(export.since) if export.since else None
-    wanted = None if task.patient_ids is None else frozenset(task.patient_ids)
     for resource in candidates:
-        if since and datetime.fromisoformat(resource["meta"]["lastUpdated"]) < since:
-            continue
-        if export.level is not ExportLevel.SYSTEM and resource_type != PATIENT:
-            linked = patient_references(resource)
-            if not linked or (wanted is not None and not linked & wanted):
-                continue
-        yield resource
+        if since is None or datetime.fromisoformat(resource["meta"]["lastUpdated"]) >= since:
+            yield resource
+
+
+def _compartments(records: BaseResourceRepository, resource_type: str,
+                  patient_ids: Iterable[str]) -> Iterator[dict[str, Any]]:
+    """Each patient's resources of the type, every page, once even when in two compartments
+    (a Communication between two members)."""
+    seen: set[str] = set()
+    for patient_id in patient_ids:
+        query: SearchQuery | None = SearchQuery(
+            resource_type, criteria=(compartment_criterion(resource_type, patient_id),), count=MAX_COUNT)
+        while query is not None:
+            page = records.search(query)
+            for resource in page.resources:
+                if resource["id"] not in seen:
+                    seen.add(resource["id"])
+                    yield resource
+            query = query.with_cursor(page.next_cursor) if page.next_cursor else None
 
 
 def write_ndjson(files: BaseExportFiles, task: ExportTask, resource_type: str,

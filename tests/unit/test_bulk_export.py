@@ -38,6 +38,7 @@ from cairn.bulk_export import (
     workflow_input,
     write_ndjson,
 )
+from cairn.crypto.blind_index import normalize
 from cairn.errors import PatientNotFound, ResourceNotFound
 from cairn.fhir.resource_types import COMPARTMENT_TYPES, STORED_TYPES
 from cairn.fhir.search import SearchQuery
@@ -61,6 +62,8 @@ class ChartRecords(BaseResourceRepository):
     def __init__(self, context: TenantContext, store: dict[tuple[str, str, str], dict[str, Any]]) -> None:
         super().__init__(context)
         self.store = store
+        self.page_size = 1
+        self.searches = 0
 
     def commit(self, changes: Sequence[Change]) -> None:
         for change in changes:
@@ -86,8 +89,17 @@ class ChartRecords(BaseResourceRepository):
                 cursor: str | None = None, since: str | None = None) -> HistoryPage:  # noqa: ARG002
         raise AssertionError("bulk export does not read history")
 
-    def search(self, query: SearchQuery) -> SearchPage:  # noqa: ARG002
-        raise AssertionError("bulk export reads types whole, it does not search")
+    def search(self, query: SearchQuery) -> SearchPage:
+        """Compartment searches only, paged by position so that every page is read."""
+        (criterion,) = query.criteria
+        assert criterion.parameter == "patient", "bulk export searches patients' compartments only"
+        self.searches += 1
+        wanted = set(criterion.values)
+        matches = [resource for resource in self.iter_type(query.resource_type)
+                   if {normalize(f"Patient/{pid}") for pid in patient_references(resource)} & wanted]
+        start = int(query.cursor or 0)
+        end = start + self.page_size
+        return SearchPage(matches[start:end], None, str(end) if end < len(matches) else None)
 
     def iter_type(self, resource_type: str) -> Iterator[dict[str, Any]]:
         for (tenant, kind, _), resource in sorted(self.store.items()):
@@ -265,6 +277,23 @@ def test_group_export_holds_its_members_and_their_compartments_only(store: dict[
     task = _task(ExportLevel.GROUP, tuple(members))
     assert _ids(select_resources(records, task, "Patient")) == ["p2"]
     assert _ids(select_resources(records, task, "Observation")) == ["o2"]
+
+
+def test_one_patients_export_reads_only_their_compartment_every_page_of_it(store: dict[Any, Any]) -> None:
+    records = ChartRecords(TenantContext.system("acme", "bulk-export"), store)
+    records.add(_resource("Observation", "o3", subject=_ref("p2")))
+    task = _task(ExportLevel.ONE_PATIENT, ("p2",))
+    assert _ids(select_resources(records, task, "Patient")) == ["p2"]
+    assert _ids(select_resources(records, task, "Observation")) == ["o2", "o3"]
+    assert _ids(select_resources(records, task, "Appointment")) == ["a1"]
+    assert records.searches == 3  # Observation's two pages and Appointment's one: no whole-type read
+
+
+def test_a_resource_in_two_members_compartments_is_exported_once(store: dict[Any, Any]) -> None:
+    records = ChartRecords(TenantContext.system("acme", "bulk-export"), store)
+    records.add(_resource("Communication", "c1", sender=_ref("p1"), recipient=[_ref("p2")]))
+    task = _task(ExportLevel.GROUP, ("p1", "p2"))
+    assert _ids(select_resources(records, task, "Communication")) == ["c1"]
 
 
 def test_since_keeps_resources_changed_at_or_after_it(store: dict[Any, Any]) -> None:
