@@ -371,12 +371,13 @@ def _find(
     records: Records, resource_type: str, parameter: str, value: str,
     matches: Callable[[Mapping[str, Any]], bool],
 ) -> list[dict[str, Any]]:
-    """Resources found by `parameter`, checked with `matches`. Until the parameter is declared in
-    cairn.fhir.search, list the type (one page of MAX_COUNT) and filter here."""
+    """Resources found by `parameter`, checked with `matches`. While the parameter is not declared
+    in cairn.fhir.search (InvalidSearch), list the type (one page of MAX_COUNT) and filter here."""
+    page = [str(MAX_COUNT)]
     try:
-        found = records.search(resource_type, {parameter: [value]})
+        found = records.search(resource_type, {parameter: [value], "_count": page})
     except InvalidSearch:
-        found = records.search(resource_type, {"_count": [str(MAX_COUNT)]})
+        found = records.search(resource_type, {"_count": page})
     return [resource for resource in found if matches(resource)]
 
 
