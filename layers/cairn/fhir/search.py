@@ -293,7 +293,7 @@ def _reference_query(parameter: SearchParameter, modifier: str, value: str) -> l
         targets = (modifier,)
     if "/" not in value:
         return [normalize(f"{target}/{value.strip()}") for target in targets]
-    forms = sorted(reference_forms(value.strip(), targets))
+    forms = sorted(reference_forms(value.strip(), targets, canonical=True))
     if not forms:
         raise InvalidSearch(
             f"{parameter.name!r} takes an id, or Type/id with Type one of {', '.join(targets)}"

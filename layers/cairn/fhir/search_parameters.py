@@ -212,12 +212,12 @@ def _string_forms(element: Any) -> set[str]:
     return forms
 
 
-def reference_forms(reference: str, targets: Iterable[str]) -> set[str]:
-    """Normal forms of a reference or canonical: "Type/id" for a target type (base URL and version
-    stripped), and for an absolute URL also the URL itself without its |version."""
+def reference_forms(reference: str, targets: Iterable[str], *, canonical: bool) -> set[str]:
+    """Normal forms of a reference: "Type/id" for a target type (base URL and version stripped),
+    and for a canonical (or a query, which may name one) its absolute URL without its |version."""
     without_version = reference.split("|", 1)[0]
     forms: set[str] = set()
-    if "://" in without_version:
+    if canonical and "://" in without_version:
         forms.add(normalize(without_version))
     segments = without_version.split("/")
     if "_history" in segments:
@@ -247,7 +247,7 @@ def _reference(paths: tuple[str, ...], targets: tuple[str, ...]) -> Values:
             for element in elements(resource, path):
                 text = element.get("reference") if isinstance(element, Mapping) else element
                 if isinstance(text, str):
-                    found |= reference_forms(text, targets)
+                    found |= reference_forms(text, targets, canonical=isinstance(element, str))
         return found
     return values
 
