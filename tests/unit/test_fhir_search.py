@@ -191,6 +191,15 @@ def test_every_parameter_misses_a_resource_without_the_element(resource_type, na
     assert not criterion.matches({"resourceType": resource_type, "id": "other"})
 
 
+def test_id_is_exact_and_case_sensitive_as_fhir_ids_are():
+    resource = example("Observation", id="Obs-1")
+    assert index_values("Observation", resource)["_id"] == {"Obs-1"}
+    (criterion,) = parse_search("Observation", {"_id": ["Obs-1,other"]}).criteria
+    assert criterion.values == ("Obs-1", "other")
+    assert criterion.matches(resource)
+    assert not parse_search("Observation", {"_id": ["obs-1"]}).criteria[0].matches(resource)
+
+
 def test_criterion_for_another_type_or_without_resource_type_does_not_match():
     (criterion,) = parse_search("Observation", {"status": ["final"]}).criteria
     assert not criterion.matches({"status": "final"})

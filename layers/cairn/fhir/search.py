@@ -23,6 +23,7 @@ from cairn.fhir.resource_types import PATIENT, STORED_TYPES
 from cairn.fhir.search_parameters import (
     DATE_FORM,
     EXACT_DATE,
+    ID_PARAMETER,
     SEARCH_PARAMETERS,
     TIMELINE,
     DateRange,
@@ -280,6 +281,8 @@ def _criterion(parameter: SearchParameter, modifier: str, value: str) -> SearchC
         raise InvalidSearch(f"search parameter {name!r} has an empty alternative between commas")
     if parameter.type is ParameterType.REFERENCE:
         forms = [form for alt in alternatives for form in _reference_query(parameter, modifier, alt)]
+    elif name == ID_PARAMETER:
+        forms = [alternative.strip() for alternative in alternatives]
     else:
         forms = [normalize(alternative) for alternative in alternatives]
     return SearchCriterion(name, parameter.type, tuple(dict.fromkeys(forms)))
@@ -354,7 +357,7 @@ def sortable(resource_type: str) -> tuple[str, ...]:
     """What `_sort` accepts for a type: _id, _lastUpdated and its (non-blind) date parameters."""
     dates = [p.name for p in SEARCH_PARAMETERS[resource_type].values()
              if p.type is ParameterType.DATE and not p.blind and p.name != "_lastUpdated"]
-    return ("_id", "_lastUpdated", *dates)
+    return (ID_PARAMETER, "_lastUpdated", *dates)
 
 
 def _sort_key(resource_type: str, key: str) -> SortKey:
@@ -436,7 +439,7 @@ def timeline_start(resource_type: str, resource: Mapping[str, Any]) -> str | Non
 def compartment_criterion(resource_type: str, patient_id: str) -> SearchCriterion:
     """The criterion selecting one patient's resources of a type (for Patient itself: its _id)."""
     if resource_type == PATIENT:
-        return SearchCriterion("_id", ParameterType.TOKEN, (normalize(patient_id),))
+        return SearchCriterion(ID_PARAMETER, ParameterType.TOKEN, (patient_id,))
     if "patient" not in SEARCH_PARAMETERS.get(resource_type, {}):
         raise InvalidSearch(f"{_shown(resource_type)} resources are not in a patient's compartment")
     return SearchCriterion("patient", ParameterType.REFERENCE, (normalize(f"{PATIENT}/{patient_id}"),))

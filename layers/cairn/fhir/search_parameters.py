@@ -2,7 +2,8 @@
 
 Every TOKEN, STRING and REFERENCE parameter reduces a resource to a set of normal forms (see
 `SearchParameter.values`), each passed through cairn.crypto.blind_index.normalize, so the blind
-index written for a resource and the in-memory check of a query agree by construction. DATE
+index written for a resource and the in-memory check of a query agree by construction (`_id`
+alone is kept as sent: FHIR ids are case-sensitive and read directly). DATE
 parameters reduce a resource to UTC ranges of fixed-width text, sortable as strings, so the
 query planner can range-query on their start.
 """
@@ -228,6 +229,11 @@ def reference_forms(reference: str, targets: Iterable[str], *, canonical: bool) 
     return forms
 
 
+def _logical_id(resource: Mapping[str, Any]) -> set[str]:
+    logical_id = resource.get("id")
+    return {logical_id} if isinstance(logical_id, str) and logical_id else set()
+
+
 def _token(*paths: str) -> Values:
     def values(resource: Mapping[str, Any]) -> set[str]:
         return {normalize(f) for p in paths for e in elements(resource, p) for f in _token_forms(e)} - {""}
@@ -282,6 +288,9 @@ CODE_RULES = (
     'code in any system, "|code" a code without a system, "system|" any code of that system. '
     "Case, accents and repeated whitespace are ignored; a comma separates alternatives (OR)."
 )
+# FHIR ids are case-sensitive and the repository reads them directly: the one value kept as sent.
+ID_PARAMETER = "_id"
+ID_RULES = "The logical id, matched exactly and case-sensitively; a comma separates alternatives (OR)."
 STRING_RULES = (
     'Exact match on a whole part or on any single word of it ("van der Berg" or "Berg"), ignoring '
     "case, accents and repeated whitespace. No prefix or substring match: values are matched through "
@@ -344,7 +353,8 @@ NO_IDENTIFIER = {"Provenance"}
 
 def _common(resource_type: str) -> list[SearchParameter]:
     declared = [
-        token("_id", "Resource-id", "The logical id", "id"),
+        SearchParameter(ID_PARAMETER, ParameterType.TOKEN, f"{CORE}/Resource-id", ID_RULES,
+                        values=_logical_id),
         date("_lastUpdated", "Resource-lastUpdated", "When the resource last changed (meta.lastUpdated)",
              "meta.lastUpdated"),
     ]
