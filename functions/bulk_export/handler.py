@@ -59,6 +59,7 @@ def handler(event: dict[str, Any], _context: Any) -> Any:
                                        clinical.keyring_for(caller))
     match event.get("step"):
         case "prepare":
+            metrics.add_metric(name="ExportsStarted", unit=MetricUnit.Count, value=1)
             return export_patients(records, task.export)
         case "export_type":
             files = S3ExportFiles(clinical.clients_for(caller).s3(), documents.documents_bucket)
