@@ -25,6 +25,7 @@ class Access(StrEnum):
     READ = "read"
     READ_WRITE = "read_write"
     APPEND = "append"  # put new items only: the audit trail
+    READ_APPEND = "read_append"  # query and put new items, never change one: reading the audit trail
     ENCRYPT_DECRYPT = "encrypt_decrypt"
     START = "start"  # state machines: start executions
     ADMINISTER_USERS = "administer_users"  # user pools: create, change, disable users and groups
@@ -199,7 +200,9 @@ FUNCTIONS: tuple[FunctionDeclaration, ...] = (
     FunctionDeclaration(
         name="fhir-api", source="fhir_api", handler="app.app",
         description="the FHIR R4 clinical API (Chalice)",
-        uses={"clinical": Access.READ_WRITE, "audit": Access.APPEND, "data": Access.ENCRYPT_DECRYPT},
+        # audit: serves AuditEvent reads; documents: presigns DocumentReference content.
+        uses={"clinical": Access.READ_WRITE, "audit": Access.READ_APPEND, "data": Access.ENCRYPT_DECRYPT,
+              "documents": Access.READ_WRITE},
     ),
     FunctionDeclaration(
         name="bundle-import", source="bundle_import", handler="handler.handler",
@@ -286,7 +289,7 @@ TENANT_DATA_ACCESS = TenantDataAccessDeclaration(
     name="tenant-data",
     env=config.TENANT_DATA_ROLE_ARN,
     description="tenant data access: assumed per tenant with a session policy narrowing it to that tenant",
-    uses={"clinical": Access.READ_WRITE, "audit": Access.APPEND, "data": Access.ENCRYPT_DECRYPT,
+    uses={"clinical": Access.READ_WRITE, "audit": Access.READ_APPEND, "data": Access.ENCRYPT_DECRYPT,
           "documents": Access.READ_WRITE},
     assumed_by=("fhir-api", "bundle-import"),
 )

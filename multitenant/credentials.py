@@ -27,7 +27,7 @@ from cairn.config import DataSettings
 from cairn.crypto.keyring import TENANT_CONTEXT_KEY
 
 # Bump whenever session_policy() changes, so no cached session outlives the policy it was made with.
-SESSION_POLICY_VERSION = "2026-11-22.1"
+SESSION_POLICY_VERSION = "2026-11-22.2"
 # AWS caps an inline session policy at 2,048 characters of plaintext JSON.
 SESSION_POLICY_MAX_CHARS = 2048
 SESSION_DURATION_SECONDS = 3600
@@ -89,9 +89,10 @@ def session_policy(tenant_id: str, scope: TenantDataScope) -> dict[str, Any]:
     statements: list[dict[str, Any]] = [
         {"Sid": "ClinicalItemsOfTheTenant", "Effect": "Allow", "Action": list(_CLINICAL_ACTIONS),
          "Resource": _table_arns(scope.clinical_table), "Condition": leading_keys},
-        # The audit trail is append-only: a put of the tenant's own events, nothing else.
-        {"Sid": "AuditEventsOfTheTenant", "Effect": "Allow", "Action": ["dynamodb:PutItem"],
-         "Resource": _table_arns(scope.audit_table)[:1], "Condition": leading_keys},
+        # The audit trail is append-only: puts of the tenant's own events, and queries of them
+        # (AuditEvent reads: the by_day index's key also starts with the tenant); no update.
+        {"Sid": "AuditEventsOfTheTenant", "Effect": "Allow", "Action": ["dynamodb:PutItem", "dynamodb:Query"],
+         "Resource": _table_arns(scope.audit_table), "Condition": leading_keys},
         {"Sid": "DataKeyOfTheTenant", "Effect": "Allow", "Action": list(_DATA_KEY_ACTIONS),
          "Resource": data_key,
          "Condition": {"StringEquals": {f"kms:EncryptionContext:{TENANT_CONTEXT_KEY}": tenant_id}}},

@@ -22,6 +22,8 @@ from enum import StrEnum
 from typing import Any
 
 from cairn.errors import AccessDenied
+from cairn.fhir.resource_types import PATIENT as PATIENT_TYPE
+from cairn.fhir.resource_types import PATIENT_LINKS, SUPPORTED_TYPES
 from multitenant.context import Role, TenantContext
 
 
@@ -34,6 +36,7 @@ class Action(StrEnum):
     DELETE = "delete"
     SEARCH = "search"
     BREAK_GLASS = "break-glass"  # open a restricted record for a limited time, with a reason
+    EXPORT = "export"  # bulk or EHI export: of a Patient's record, or of the clinic (on Group)
 
     @property
     def letter(self) -> str:
@@ -42,21 +45,25 @@ class Action(StrEnum):
 
 _LETTERS = {
     Action.CREATE: "C", Action.READ: "R", Action.UPDATE: "U", Action.DELETE: "D",
-    Action.SEARCH: "S", Action.BREAK_GLASS: "B",
+    Action.SEARCH: "S", Action.BREAK_GLASS: "B", Action.EXPORT: "X",
 }
 
-# FHIR resource types Cairn has or the chart, scheduling and billing issues will add; plus Cairn's
-# own non-FHIR resources: clinic users (user administration) and break-glass grants.
-PATIENT = "Patient"
+# The chart's FHIR resource types (cairn.fhir.resource_types) plus what billing will add, and
+# Cairn's own non-FHIR resources: clinic users (user administration) and break-glass grants.
+PATIENT = PATIENT_TYPE
 USER = "User"
 BREAK_GLASS_GRANT = "BreakGlassGrant"
+# A patient's clinical record: what clinicians chart.
 CLINICAL_TYPES = (
     "AllergyIntolerance", "Condition", "DiagnosticReport", "DocumentReference", "Encounter",
-    "Immunization", "MedicationRequest", "Observation", "Procedure", "ServiceRequest",
+    "FamilyMemberHistory", "Immunization", "MedicationRequest", "MedicationStatement",
+    "Observation", "Procedure", "ServiceRequest", "Composition", "QuestionnaireResponse",
 )
+# Who and where: the clinic's directory, and what defines its forms and calendars.
+DIRECTORY_TYPES = ("Practitioner", "PractitionerRole", "Organization", "Location", "Questionnaire")
+SCHEDULING_TYPES = ("Appointment", "Schedule", "Slot")
 RESOURCE_TYPES: tuple[str, ...] = (
-    PATIENT, *CLINICAL_TYPES, "Appointment", "Communication", "Coverage", "Claim", "Invoice",
-    "AuditEvent", USER, BREAK_GLASS_GRANT,
+    *SUPPORTED_TYPES, "Claim", "Invoice", USER, BREAK_GLASS_GRANT,
 )
 LAB_RESULT_TYPES = frozenset({"Observation", "DiagnosticReport"})
 LABORATORY = "laboratory"
@@ -75,40 +82,53 @@ def _grant(actions: str, *types: str) -> dict[str, frozenset[Action]]:
 
 
 # Minimum necessary (HIPAA 164.502(b)): each role gets what its work in the clinic needs.
-# Clinical records are never deleted through the API (corrections supersede, with history);
-# only appointments are, when cancelled.
+# A delete is soft (the resource stays in its history) and corrects a record entered in error:
+# physicians may delete clinical records they chart; Patients are never deleted through the API.
 PERMISSIONS: Mapping[Role, Mapping[str, frozenset[Action]]] = {
     Role.ADMIN: {
-        **_grant("CRUS", PATIENT, "Coverage"),
-        **_grant("CRUDS", "Appointment"),
-        **_grant("RS", "AuditEvent", BREAK_GLASS_GRANT),
+        **_grant("CRUSX", PATIENT),
+        **_grant("CRUS", "Coverage", *DIRECTORY_TYPES),
+        **_grant("CRUSX", "Group"),  # X on Group: bulk export of the clinic (system, patients, a Group)
+        **_grant("CRUDS", *SCHEDULING_TYPES),
+        **_grant("RS", "AuditEvent", "Provenance", BREAK_GLASS_GRANT),
         **_grant("CRUS", USER),
     },
     Role.PHYSICIAN: {
-        **_grant("CRUSB", PATIENT),
-        **_grant("CRUS", *CLINICAL_TYPES, "Appointment", "Communication"),
-        **_grant("RS", "Coverage"),
+        **_grant("CRUSBX", PATIENT),
+        **_grant("CRUDS", *CLINICAL_TYPES, "Communication", "Task"),
+        **_grant("CRUS", "Appointment", "Questionnaire"),
+        **_grant("CRS", "Provenance"),
+        **_grant("RS", "Coverage", "Practitioner", "PractitionerRole", "Organization", "Location",
+                 "Schedule", "Slot", "Group"),
     },
     Role.NURSE: {
         **_grant("CRUSB", PATIENT),
         **_grant("CRUS", "AllergyIntolerance", "Condition", "DocumentReference", "Encounter",
-                 "Immunization", "Observation", "Procedure", "Appointment", "Communication"),
+                 "FamilyMemberHistory", "Immunization", "MedicationStatement", "Observation",
+                 "Procedure", "Composition", "QuestionnaireResponse", "Appointment",
+                 "Communication", "Task"),
         # Ordering and prescribing are the physician's; nurses read orders and reports.
-        **_grant("RS", "DiagnosticReport", "MedicationRequest", "ServiceRequest", "Coverage"),
+        **_grant("RS", "DiagnosticReport", "MedicationRequest", "ServiceRequest", "Coverage",
+                 *DIRECTORY_TYPES, "Schedule", "Slot", "Provenance", "Group"),
     },
     Role.FRONT_DESK: {
         **_grant("CRUS", PATIENT, "Coverage"),
         **_grant("CRUDS", "Appointment"),
-        **_grant("RS", "Encounter"),
+        **_grant("CRUS", "Schedule", "Slot", "Communication"),
+        **_grant("RS", "Encounter", "Practitioner", "PractitionerRole", "Organization", "Location"),
     },
     Role.BILLING: {
-        **_grant("RS", PATIENT, "Encounter", "Condition", "Procedure", "Appointment"),
+        **_grant("RS", PATIENT, "Encounter", "Condition", "Procedure", "Appointment",
+                 "Practitioner", "PractitionerRole", "Organization", "Location"),
         **_grant("CRUS", "Coverage", "Claim", "Invoice"),
     },
     Role.PATIENT: {
-        # Only within their own compartment (see in_compartment).
-        **_grant("R", PATIENT, "Coverage"),
-        **_grant("RS", *CLINICAL_TYPES, "Appointment", "Invoice", "AuditEvent"),
+        # Only within their own compartment (see in_compartment); directory types in full.
+        **_grant("RX", PATIENT),
+        **_grant("R", "Coverage"),
+        **_grant("RS", *CLINICAL_TYPES, "Appointment", "Invoice", "AuditEvent", "Provenance",
+                 "Practitioner", "PractitionerRole", "Organization", "Location", "Questionnaire",
+                 "Schedule", "Slot"),
         **_grant("CRS", "Communication"),
     },
 }
@@ -133,14 +153,21 @@ def require(context: TenantContext, resource_type: str, action: Action) -> None:
 
 
 def _references(resource: Mapping[str, Any]) -> Iterable[str]:
-    for element in ("subject", "patient", "beneficiary"):
-        value = resource.get(element)
-        if isinstance(value, Mapping) and isinstance(value.get("reference"), str):
-            yield value["reference"]
-    for participant in resource.get("participant") or ():  # Appointment
-        actor = participant.get("actor") if isinstance(participant, Mapping) else None
-        if isinstance(actor, Mapping) and isinstance(actor.get("reference"), str):
-            yield actor["reference"]
+    """The references of the elements that link `resource` to a patient (PATIENT_LINKS)."""
+    for path in PATIENT_LINKS.get(str(resource.get("resourceType")), ()):
+        yield from _references_at(resource, path.split("."))
+
+
+def _references_at(value: object, path: list[str]) -> Iterable[str]:
+    if isinstance(value, list):
+        for item in value:
+            yield from _references_at(item, path)
+    elif isinstance(value, Mapping):
+        if not path:
+            if isinstance(value.get("reference"), str):
+                yield value["reference"]
+            return
+        yield from _references_at(value.get(path[0]), path[1:])
 
 
 def compartment_patient_ids(resource: Mapping[str, Any]) -> frozenset[str]:
@@ -173,6 +200,8 @@ def in_compartment(context: TenantContext, resource: Mapping[str, Any]) -> bool:
     result, released. Staff are not bound by a compartment (True)."""
     if context.role is not Role.PATIENT:
         return True
+    if resource.get("resourceType") not in PATIENT_LINKS and resource.get("resourceType") != PATIENT:
+        return True  # the clinic's directory and definitions: no one's compartment
     if not context.patient_id or context.patient_id not in compartment_patient_ids(resource):
         return False
     return not is_lab_result(resource) or is_released(resource)

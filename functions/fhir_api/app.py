@@ -1,11 +1,12 @@
-"""The FHIR R4 clinical API (Chalice): Patient create, read and search, and the public
-CapabilityStatement at /fhir/R4/metadata.
+"""The FHIR R4 clinical API (Chalice): every chart resource type, the public CapabilityStatement
+at /fhir/R4/metadata, batch and transaction Bundles, Patient/$everything, and break-glass.
 
 The caller comes only from the authorizer's context (verified token claims), never from the
-request; only the metadata route is public (infra.declarations APIS `public_paths`). Every
-route is declared explicitly: the CDK app and the local API front read `app.routes`, and the
-CapabilityStatement is built from them. Errors become OperationOutcomes in one place
-(cairn.fhir.rest.error).
+request; only the metadata route is public (infra.declarations APIS `public_paths`). Routes name
+the resource type as a path variable, so API Gateway holds a handful of resources, not one per
+type; the service refuses a type Cairn does not serve (404 listing the supported ones). The
+CDK app and the local API front read `app.routes`, and the CapabilityStatement is built from
+them. Errors become OperationOutcomes in one place (cairn.fhir.rest.error).
 """
 
 from __future__ import annotations
@@ -20,18 +21,26 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from chalice import Response
 
+from cairn import notes
 from cairn.break_glass import BreakGlass
 from cairn.clock import utc_now
-from cairn.errors import CairnError
+from cairn.errors import CairnError, MalformedRequest
 from cairn.fhir import rest
 from cairn.fhir.capability import METADATA_PATH, capability_statement
-from cairn.fhir.search import parse_search
+from cairn.fhir.resource_types import AUDIT_EVENT
+from cairn.fhir.search import DEFAULT_COUNT, SearchQuery, parse_search
+from cairn.note_records import NoteRecords
 from cairn.observability import instrumented_api
-from cairn.patients import PATIENT, PatientService
+from cairn.records.bundles import process_bundle
+from cairn.records.repository import SearchPage
+from cairn.records.service import RecordService
 from cairn.runtime import ClinicalRuntime
 from multitenant.standing import TenantStanding
 
 app, logger, _tracer, metrics = instrumented_api("fhir-api")
+PATCH_BODY_TYPES = ["application/json-patch+json", *rest.ACCEPTED_BODY_TYPES]
+TYPE_PATH = f"{rest.BASE_PATH}/{{type}}"
+INSTANCE_PATH = f"{TYPE_PATH}/{{id}}"
 
 
 @cache
@@ -41,12 +50,12 @@ def runtime() -> ClinicalRuntime:
     return ClinicalRuntime.from_environ(os.environ)
 
 
-def patients() -> PatientService:
-    """The Patient service of this request's verified caller."""
+def records() -> RecordService:
+    """The record service of this request's verified caller."""
     authorizer = app.current_request.context.get("authorizer")
     caller = rest.caller_context(authorizer)
     logger.append_keys(tenant_id=caller.tenant_id, role=caller.role.value)
-    return runtime().patients(caller, TenantStanding.from_authorizer(authorizer))
+    return runtime().records(caller, TenantStanding.from_authorizer(authorizer))
 
 
 def break_glass() -> BreakGlass:
@@ -59,6 +68,26 @@ def break_glass() -> BreakGlass:
 def service_base() -> str:
     """The absolute URL this request addressed Cairn at, for Location and Bundle links."""
     return rest.service_base(app.current_request.context, app.current_request.headers)
+
+
+def header(name: str) -> str | None:
+    return next(
+        (value for key, value in (app.current_request.headers or {}).items() if key.lower() == name), None
+    )
+
+
+def query_params() -> dict[str, list[str]]:
+    params = app.current_request.query_params or {}
+    return {name: params.getlist(name) for name in params}
+
+
+def lenient() -> bool:
+    """Prefer: handling=lenient asks to ignore unknown search parameters instead of 400."""
+    return "handling=lenient" in (header("prefer") or "").replace(" ", "").lower()
+
+
+def body() -> object:
+    return rest.parse_body(app.current_request.raw_body)
 
 
 @cache
@@ -86,7 +115,8 @@ def fhir(view: Callable[..., rest.FhirResponse]) -> Callable[..., Response]:
             answer = rest.error(exc)
         metrics.add_metric(name=f"Responses{answer.status // 100}xx", unit=MetricUnit.Count, value=1)
         headers = {"Content-Type": rest.FHIR_JSON, **answer.headers}
-        return Response(body=json.dumps(answer.body), status_code=answer.status, headers=headers)
+        payload = "" if answer.status == 204 else json.dumps(answer.body)
+        return Response(body=payload, status_code=answer.status, headers=headers)
 
     return render
 
@@ -101,28 +131,189 @@ def capabilities() -> rest.FhirResponse:
     return rest.FhirResponse(200, statement, {})
 
 
-@app.route("/fhir/R4/Patient", methods=["POST"], content_types=rest.ACCEPTED_BODY_TYPES)
+@app.route(rest.BASE_PATH, methods=["POST"], content_types=rest.ACCEPTED_BODY_TYPES)
 @fhir
-def create_patient() -> rest.FhirResponse:
-    service = patients()
-    patient = service.register_patient(rest.parse_body(app.current_request.raw_body))
-    return rest.created(service_base(), patient)
+def bundle() -> rest.FhirResponse:
+    """A batch or transaction Bundle: entries processed in order; a transaction all or nothing."""
+    return rest.FhirResponse(200, process_bundle(records(), body(), service_base()), {})
 
 
-@app.route("/fhir/R4/Patient/{id}", methods=["GET"], content_types=rest.ACCEPTED_BODY_TYPES)
+@app.route(TYPE_PATH, methods=["POST"], content_types=rest.ACCEPTED_BODY_TYPES)
 @fhir
-def read_patient(id: str) -> rest.FhirResponse:
-    return rest.found(patients().read_patient(id))
+def create(type: str) -> rest.FhirResponse:
+    written = records().create(type, body(), if_none_exist=header("if-none-exist"))
+    if not written.created:
+        return rest.found(written.resource)
+    return rest.created(service_base(), written.resource)
 
 
-@app.route("/fhir/R4/Patient", methods=["GET"], content_types=rest.ACCEPTED_BODY_TYPES)
+@app.route(TYPE_PATH, methods=["GET"], content_types=rest.ACCEPTED_BODY_TYPES)
 @fhir
-def search_patients() -> rest.FhirResponse:
-    service = patients()
-    params = app.current_request.query_params or {}
-    multi = {name: params.getlist(name) for name in params}
-    page = service.search_patients(parse_search(PATIENT, multi))
-    return rest.searchset(service_base(), PATIENT, page, multi)
+def search(type: str) -> rest.FhirResponse:
+    if type == AUDIT_EVENT:
+        return _search_audit_events(query_params())
+    return _search(type, query_params())
+
+
+def _search_audit_events(params: dict[str, list[str]]) -> rest.FhirResponse:
+    service = records()
+    events, cursor = service.search_audit_events(runtime().audit_events(service.context), params)
+    kept = [(name, value) for name, values in params.items() if name != "_cursor" for value in values]
+    page = SearchPage(events, None, cursor)
+    return rest.searchset(service_base(), SearchQuery(AUDIT_EVENT, count=len(events)), page, kept)
+
+
+@app.route(
+    f"{TYPE_PATH}/_search",
+    methods=["POST"],
+    content_types=["application/x-www-form-urlencoded", *rest.ACCEPTED_BODY_TYPES],
+)
+@fhir
+def search_by_post(type: str) -> rest.FhirResponse:
+    """FHIR's POST [type]/_search: parameters in a form body (and the query string), for
+    clients that keep search values out of URLs and logs."""
+    from urllib.parse import parse_qs
+
+    params = query_params()
+    form = (app.current_request.raw_body or b"").decode("utf-8", "replace")
+    for name, values in parse_qs(form, keep_blank_values=True).items():
+        params.setdefault(name, []).extend(values)
+    return _search(type, params)
+
+
+def _search(resource_type: str, params: dict[str, list[str]]) -> rest.FhirResponse:
+    service = records()
+    query = parse_search(resource_type, params, lenient=lenient())
+    return rest.searchset(service_base(), query, service.search(query))
+
+
+@app.route(INSTANCE_PATH, methods=["GET"], content_types=rest.ACCEPTED_BODY_TYPES)
+@fhir
+def read(type: str, id: str) -> rest.FhirResponse:
+    if id.startswith("$"):
+        return _type_operation(type, id)
+    if type == AUDIT_EVENT:
+        service = records()
+        return rest.FhirResponse(
+            200, service.read_audit_event(runtime().audit_events(service.context), id), {}
+        )
+    return rest.found(records().read(type, id))
+
+
+@app.route(INSTANCE_PATH, methods=["POST"], content_types=rest.ACCEPTED_BODY_TYPES)
+@fhir
+def type_operation(type: str, id: str) -> rest.FhirResponse:
+    """Operations on a type: POST Composition/$draft."""
+    return _type_operation(type, id)
+
+
+def _type_operation(resource_type: str, operation: str) -> rest.FhirResponse:
+    if (resource_type, operation, app.current_request.method) == ("Composition", "$draft", "POST"):
+        request = notes.parse_draft_parameters(body())
+        note = notes.draft_note(
+            NoteRecords(records()),
+            request.template_id,
+            request.patient_id,
+            request.encounter_id,
+            request.title,
+        )
+        return rest.created(service_base(), note)
+    raise MalformedRequest(
+        f"{app.current_request.method} {resource_type}/{operation} is not an operation "
+        "Cairn serves; see the CapabilityStatement at /fhir/R4/metadata"
+    )
+
+
+@app.route(INSTANCE_PATH, methods=["PUT"], content_types=rest.ACCEPTED_BODY_TYPES)
+@fhir
+def update(type: str, id: str) -> rest.FhirResponse:
+    return rest.found(records().update(type, id, body(), if_match=header("if-match")))
+
+
+@app.route(INSTANCE_PATH, methods=["PATCH"], content_types=PATCH_BODY_TYPES)
+@fhir
+def patch(type: str, id: str) -> rest.FhirResponse:
+    return rest.found(records().patch(type, id, body(), if_match=header("if-match")))
+
+
+@app.route(INSTANCE_PATH, methods=["DELETE"], content_types=rest.ACCEPTED_BODY_TYPES)
+@fhir
+def delete(type: str, id: str) -> rest.FhirResponse:
+    records().delete(type, id, if_match=header("if-match"))
+    return rest.FhirResponse(204, {}, {})
+
+
+@app.route(f"{INSTANCE_PATH}/_history/{{vid}}", methods=["GET"], content_types=rest.ACCEPTED_BODY_TYPES)
+@fhir
+def vread(type: str, id: str, vid: str) -> rest.FhirResponse:
+    return rest.found(records().vread(type, id, vid))
+
+
+@app.route(f"{INSTANCE_PATH}/_history", methods=["GET"], content_types=rest.ACCEPTED_BODY_TYPES)
+@fhir
+def instance_history(type: str, id: str) -> rest.FhirResponse:
+    return _history(type, id)
+
+
+@app.route(f"{TYPE_PATH}/_history", methods=["GET"], content_types=rest.ACCEPTED_BODY_TYPES)
+@fhir
+def type_history(type: str) -> rest.FhirResponse:
+    return _history(type, None)
+
+
+def _history(resource_type: str, resource_id: str | None) -> rest.FhirResponse:
+    params = {name: values[-1] for name, values in query_params().items() if values}
+    unknown = set(params) - {"_count", "_since", "_cursor"}
+    if unknown and not lenient():
+        raise MalformedRequest(f"history takes _count, _since and _cursor; not {', '.join(sorted(unknown))}")
+    count = parse_search(resource_type, {"_count": [params.get("_count", str(DEFAULT_COUNT))]}).count
+    since = params.get("_since")
+    page = records().history(resource_type, resource_id, count, params.get("_cursor"), since)
+    path = f"{resource_type}/{resource_id}/_history" if resource_id else f"{resource_type}/_history"
+    kept = [(name, params[name]) for name in ("_count", "_since") if name in params]
+    return rest.history_bundle(service_base(), path, page, kept, params.get("_cursor"))
+
+
+@app.route(f"{INSTANCE_PATH}/{{operation}}", methods=["GET", "POST"], content_types=rest.ACCEPTED_BODY_TYPES)
+@fhir
+def instance_operation(type: str, id: str, operation: str) -> rest.FhirResponse:
+    """Operations on one resource: Patient/[id]/$everything; Composition/[id]/$sign and $amend;
+    DocumentReference/[id]/$content (302 to its bytes) and $upload (a presigned PUT)."""
+    method = app.current_request.method
+    if (type, operation) == ("Patient", "$everything"):
+        return rest.collection(service_base(), records().everything(id))
+    if (type, operation, method) == ("Composition", "$sign", "POST"):
+        if app.current_request.raw_body:
+            notes.parse_sign_parameters(body())
+        return rest.found(notes.sign_note(NoteRecords(records()), id, if_match=header("if-match")))
+    if (type, operation, method) == ("Composition", "$amend", "POST"):
+        request = notes.parse_amend_parameters(body())
+        amendment = notes.amend_note(NoteRecords(records()), id, request.reason, request.kind)
+        return rest.created(service_base(), amendment)
+    if (type, operation) == ("DocumentReference", "$content"):
+        service = records()
+        url = service.document_download(runtime().documents(service.context), id, _content_index())
+        return rest.FhirResponse(302, {}, {"Location": url, "Cache-Control": "no-store"})
+    if (type, operation, method) == ("DocumentReference", "$upload", "POST"):
+        service = records()
+        content_type = (app.current_request.query_params or {}).get("contentType") or ""
+        upload = service.document_upload(
+            runtime().documents(service.context), id, _content_index(), content_type
+        )
+        return rest.FhirResponse(200, rest.upload_parameters(upload), {"Cache-Control": "no-store"})
+    raise MalformedRequest(
+        f"{type}/[id]/{operation} is not an operation Cairn serves; "
+        "see the CapabilityStatement at /fhir/R4/metadata"
+    )
+
+
+def _content_index() -> int:
+    index = (app.current_request.query_params or {}).get("index", "0")
+    if not index.isdigit():
+        raise MalformedRequest(
+            "index must be the position of the content in DocumentReference.content (0, 1, ...)"
+        )
+    return int(index)
 
 
 # Break-glass lives outside the FHIR base: it is Cairn's access control, not a FHIR interaction.
@@ -130,7 +321,7 @@ def search_patients() -> rest.FhirResponse:
 @fhir
 def open_restricted_patient(id: str) -> rest.FhirResponse:
     """Open restricted Patient `id` for the caller, time-boxed, with the reason in a Parameters body."""
-    grant = break_glass().open_record(id, rest.parse_body(app.current_request.raw_body))
+    grant = break_glass().open_record(id, body())
     return rest.FhirResponse(201, grant.as_parameters(utc_now()), {})
 
 
@@ -140,6 +331,10 @@ def break_glass_report() -> rest.FhirResponse:
     """The clinic's recent break-glass grants, with their reasons, for its admins."""
     grants = break_glass().report()
     now = utc_now()
-    report = {"resourceType": "Bundle", "type": "collection", "total": len(grants),
-              "entry": [{"resource": grant.as_parameters(now)} for grant in grants]}
+    report = {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "total": len(grants),
+        "entry": [{"resource": grant.as_parameters(now)} for grant in grants],
+    }
     return rest.FhirResponse(200, report, {})

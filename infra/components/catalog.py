@@ -168,7 +168,11 @@ class DataCatalog(Construct):
             table.grant_read_data(grantee)
         elif access is Access.READ_WRITE:
             table.grant_read_write_data(grantee)
-        elif access is Access.APPEND:
+        elif access in (Access.APPEND, Access.READ_APPEND):
+            if access is Access.READ_APPEND:  # queries and gets of the table and its indexes
+                grantee.grant_principal.add_to_principal_policy(
+                    iam.PolicyStatement(actions=["dynamodb:Query", "dynamodb:GetItem"],
+                                        resources=[table.table_arn, f"{table.table_arn}/index/*"]))
             # Append-only: PutItem and nothing else (no Update/Delete/BatchWrite); ReturnValues
             # NONE so a put cannot read back an item it collided with.
             grantee.grant_principal.add_to_principal_policy(

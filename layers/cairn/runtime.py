@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from cairn.audit.fhir_view import AuditEventReader
 from cairn.audit.trail import DynamoAuditTrail
 from cairn.aws import AwsClients, AwsSettings
 from cairn.break_glass import BreakGlass, DynamoBreakGlassLedger
@@ -12,12 +13,18 @@ from cairn.clock import Clock, utc_now
 from cairn.config import DataSettings
 from cairn.crypto.cache import DataKeyCache
 from cairn.crypto.keyring import KmsKeyring
-from cairn.patients import PatientService
+from cairn.documents import DocumentContent
+from cairn.errors import ConfigurationError
+from cairn.notes import guard_note_change
 from cairn.records.dynamodb import DynamoResourceRepository
+from cairn.records.service import RecordService
 from cairn.records.standing import guard_writes
 from multitenant.context import TenantContext
 from multitenant.credentials import TenantClients, TenantDataScope
 from multitenant.standing import TenantStanding
+
+# Rules a type's writes obey on every path (update, patch, delete, transactions).
+WRITE_GUARDS = {"Composition": guard_note_change}
 
 
 class ClinicalRuntime:
@@ -75,17 +82,28 @@ class ClinicalRuntime:
             context, self.clients_for(context).dynamodb(), self.settings.audit_table, self._clock
         )
 
-    def patients(self, context: TenantContext, standing: TenantStanding | None = None) -> PatientService:
-        """The Patient service of one verified caller; `standing` (from the authorizer) makes a
+    def records(self, context: TenantContext, standing: TenantStanding | None = None) -> RecordService:
+        """The record service of one verified caller; `standing` (from the authorizer) makes a
         suspended tenant's records read-only and holds its patients to the tier's limit."""
         patient_limit = standing.limits.patients if standing else None
-        records = DynamoResourceRepository(
+        repository = DynamoResourceRepository(
             context, self.clients_for(context).dynamodb(), self.settings.clinical_table,
             self.keyring_for(context), patient_limit,
         )
-        guarded = guard_writes(records, standing)
-        return PatientService(context, guarded, self.audit_trail(context), self._clock,
-                              grants=self.break_glass_ledger(context))
+        return RecordService(context, guard_writes(repository, standing), self.audit_trail(context),
+                             self._clock, grants=self.break_glass_ledger(context), guards=WRITE_GUARDS)
+
+    def audit_events(self, context: TenantContext) -> AuditEventReader:
+        """The audit trail of the caller's tenant, read as FHIR AuditEvents."""
+        return AuditEventReader(context, self.clients_for(context).dynamodb(), self.settings.audit_table,
+                                self._clock)
+
+    def documents(self, context: TenantContext) -> DocumentContent:
+        """Presigned access to the caller's DocumentReference content in the documents bucket."""
+        if not self.settings.documents_bucket:
+            raise ConfigurationError("CAIRN_DOCUMENTS_BUCKET is not set: document content is unavailable")
+        return DocumentContent(context, self.clients_for(context).s3(), self.settings.documents_bucket,
+                               clock=self._clock)
 
     def break_glass_ledger(self, context: TenantContext) -> DynamoBreakGlassLedger:
         """The break-glass grants of the caller's tenant."""

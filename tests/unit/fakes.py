@@ -4,17 +4,24 @@ from __future__ import annotations
 
 import copy
 import hashlib
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
 from cairn.audit.events import AuditEvent
 from cairn.audit.trail import BaseAuditTrail
 from cairn.break_glass import BaseBreakGlassLedger, BreakGlassGrant
-from cairn.crypto.blind_index import normalize
 from cairn.crypto.keyring import BaseKeyring
-from cairn.errors import ResourceExists
-from cairn.fhir.search import SearchQuery, index_values
-from cairn.records.repository import BaseResourceRepository, SearchPage
+from cairn.errors import ResourceExists, VersionConflict
+from cairn.fhir.search import SearchQuery
+from cairn.records.repository import (
+    BaseResourceRepository,
+    Change,
+    ChangeKind,
+    HistoryPage,
+    SearchPage,
+    StoredVersion,
+)
 from multitenant.context import TenantContext
 
 
@@ -26,36 +33,103 @@ class FakeKeyring(BaseKeyring):
 
 
 class FakeRecords(BaseResourceRepository):
-    """Resources in a dict shared by every tenant (like the one table), keyed by tenant."""
+    """Resources in a dict shared by every tenant (like the one table), keyed by tenant; every
+    version kept. Searches check each criterion in memory (the DynamoDB repository checks them
+    the same way after its index narrows the candidates); the cursor is an offset."""
 
-    def __init__(self, context: TenantContext, store: dict[tuple[str, str, str], dict[str, Any]]) -> None:
+    def __init__(
+        self, context: TenantContext, store: dict[tuple[str, str, str], list[StoredVersion]] | None = None
+    ) -> None:
         super().__init__(context)
-        self.store = store
+        self.store = {} if store is None else store
 
-    def add(self, resource: dict[str, Any]) -> None:
-        key = (self.context.tenant_id, resource["resourceType"], resource["id"])
-        if key in self.store:
-            raise ResourceExists(resource["resourceType"], resource["id"])
-        self.store[key] = copy.deepcopy(resource)
+    def commit(self, changes: Sequence[Change]) -> None:
+        for change in changes:  # check every condition first: all or nothing
+            versions = self.store.get(self._key(change.resource_type, change.resource_id), [])
+            if change.previous is None and versions:
+                raise ResourceExists(change.resource_type, change.resource_id)
+            if change.previous is not None and (
+                not versions or versions[-1].version_id != int(change.previous["meta"]["versionId"])
+            ):
+                raise VersionConflict(change.resource_type, change.resource_id)
+        for change in changes:
+            content = None if change.kind is ChangeKind.DELETE else copy.deepcopy(change.resource)
+            version = StoredVersion(
+                change.resource_type,
+                change.resource_id,
+                change.version_id,
+                change.resource["meta"]["lastUpdated"],
+                content,
+            )
+            self.store.setdefault(self._key(change.resource_type, change.resource_id), []).append(version)
 
-    def get(self, resource_type: str, resource_id: str) -> dict[str, Any] | None:
-        found = self.store.get((self.context.tenant_id, resource_type, resource_id))
-        return copy.deepcopy(found) if found else None
+    def current(self, resource_type: str, resource_id: str) -> StoredVersion | None:
+        versions = self.store.get(self._key(resource_type, resource_id))
+        return copy.deepcopy(versions[-1]) if versions else None
+
+    def get_many(self, references: Sequence[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+        return {ref: resource for ref in references if (resource := self.get(*ref)) is not None}
+
+    def version(self, resource_type: str, resource_id: str, version_id: int) -> StoredVersion | None:
+        for version in self.store.get(self._key(resource_type, resource_id), []):
+            if version.version_id == version_id:
+                return copy.deepcopy(version)
+        return None
+
+    def history(
+        self,
+        resource_type: str,
+        resource_id: str | None,
+        count: int,
+        cursor: str | None = None,
+        since: str | None = None,
+    ) -> HistoryPage:
+        versions = [
+            v
+            for (tenant, kind, rid), vs in self.store.items()
+            for v in vs
+            if tenant == self.context.tenant_id
+            and kind == resource_type
+            and (resource_id is None or rid == resource_id)
+            and (since is None or v.last_updated >= since)
+        ]
+        versions.sort(key=lambda v: (v.last_updated, v.version_id), reverse=True)
+        start = int(cursor or 0)
+        more = start + count < len(versions)
+        return HistoryPage(
+            copy.deepcopy(versions[start : start + count]), str(start + count) if more else None
+        )
 
     def search(self, query: SearchQuery) -> SearchPage:
         matches = [
             resource
-            for (tenant, kind, _), resource in sorted(self.store.items())
-            if tenant == self.context.tenant_id
-            and kind == query.resource_type
-            and all(
-                normalize(c.value) in {normalize(v) for v in index_values(kind, resource)[c.parameter]}
-                for c in query.criteria
-            )
+            for resource in self.iter_type(query.resource_type)
+            if all(criterion.matches(resource) for criterion in query.criteria)
         ]
-        # Like the DynamoDB repository: a search without criteria lists, it does not count.
-        total = len(matches) if query.criteria else None
-        return SearchPage(copy.deepcopy(matches[: query.count]), total=total)
+        matches.sort(key=lambda r: r["meta"]["lastUpdated"], reverse=True)
+        start = int(query.cursor or 0)
+        page = matches[start : start + query.count]
+        more = start + query.count < len(matches)
+        return SearchPage(
+            page,
+            len(matches) if not more and start == 0 else None,
+            str(start + query.count) if more else None,
+        )
+
+    def iter_type(self, resource_type: str) -> Iterator[dict[str, Any]]:
+        for (tenant, kind, _), versions in sorted(self.store.items()):
+            if (tenant, kind) == (self.context.tenant_id, resource_type) and versions[
+                -1
+            ].resource is not None:
+                yield copy.deepcopy(versions[-1].resource)
+
+    def _key(self, resource_type: str, resource_id: str) -> tuple[str, str, str]:
+        return self.context.tenant_id, resource_type, resource_id
+
+
+def current_resources(store: dict[tuple[str, str, str], list[StoredVersion]]) -> dict[Any, Any]:
+    """The current content of every resource in a FakeRecords store (None: deleted)."""
+    return {key: versions[-1].resource for key, versions in store.items()}
 
 
 class FakeAuditTrail(BaseAuditTrail):

@@ -12,7 +12,8 @@ from cairn.audit.events import AuditEvent
 from cairn.break_glass import GRANT_MINUTES, BreakGlass, InvalidBreakGlass
 from cairn.errors import AccessDenied, PatientNotFound
 from cairn.fhir.search import parse_search
-from cairn.patients import PatientService, RestrictedPatient
+from cairn.records.repository import StoredVersion
+from cairn.records.service import RecordService, RestrictedPatient
 from multitenant.context import Role, TenantContext
 from multitenant.permissions import CONFIDENTIALITY_SYSTEM
 from tests.unit.fakes import FakeAuditTrail, FakeBreakGlassLedger, FakeRecords
@@ -38,8 +39,8 @@ class Clinic:
                 patient_id: str | None = None) -> TenantContext:
         return TenantContext(tenant, user or f"user-{role.value}", role, patient_id)
 
-    def patients(self, who: TenantContext) -> PatientService:
-        return PatientService(who, FakeRecords(who, self.store), FakeAuditTrail(who, self.events),
+    def patients(self, who: TenantContext) -> RecordService:
+        return RecordService(who, FakeRecords(who, self.store), FakeAuditTrail(who, self.events),
                               clock=lambda: self.now, grants=FakeBreakGlassLedger(who, self.grants))
 
     def break_glass(self, who: TenantContext) -> BreakGlass:
@@ -48,9 +49,11 @@ class Clinic:
 
     def add_patient(self, patient_id: str, *, restricted: bool, tenant: str = "acme") -> None:
         meta = {"security": [{"system": CONFIDENTIALITY_SYSTEM, "code": "R"}]} if restricted else {}
-        self.store[(tenant, "Patient", patient_id)] = {
-            "resourceType": "Patient", "id": patient_id, "meta": meta,
-            "name": [{"family": "Okafor", "given": ["Ada"]}]}
+        meta = {**meta, "versionId": "1", "lastUpdated": "2026-01-01T00:00:00.000Z"}
+        patient = {"resourceType": "Patient", "id": patient_id, "meta": meta,
+                   "name": [{"family": "Okafor", "given": ["Ada"]}]}
+        version = StoredVersion("Patient", patient_id, 1, meta["lastUpdated"], patient)
+        self.store[(tenant, "Patient", patient_id)] = [version]
 
     @property
     def last_event(self) -> AuditEvent:
@@ -68,14 +71,14 @@ def clinic() -> Clinic:
 @pytest.mark.parametrize("role", [Role.PHYSICIAN, Role.NURSE, Role.FRONT_DESK, Role.BILLING])
 def test_staff_cannot_read_a_restricted_patient_without_break_glass(clinic: Clinic, role: Role) -> None:
     with pytest.raises(RestrictedPatient, match="POST /access/break-glass/p-r"):
-        clinic.patients(clinic.context(role)).read_patient("p-r")
+        clinic.patients(clinic.context(role)).read("Patient", "p-r")
     assert (clinic.last_event.subtype, clinic.last_event.outcome.value) == ("read", "4")
 
 
 def test_admins_and_the_patient_read_a_restricted_patient_without_break_glass(clinic: Clinic) -> None:
-    assert clinic.patients(clinic.context(Role.ADMIN)).read_patient("p-r")["id"] == "p-r"
+    assert clinic.patients(clinic.context(Role.ADMIN)).read("Patient", "p-r")["id"] == "p-r"
     own = clinic.context(Role.PATIENT, patient_id="p-r")
-    assert clinic.patients(own).read_patient("p-r")["id"] == "p-r"
+    assert clinic.patients(own).read("Patient", "p-r")["id"] == "p-r"
 
 
 def test_a_physician_breaks_the_glass_reads_and_the_grant_expires_after_the_time_box(clinic: Clinic) -> None:
@@ -86,23 +89,23 @@ def test_a_physician_breaks_the_glass_reads_and_the_grant_expires_after_the_time
     assert grant.expires - grant.opened == timedelta(minutes=GRANT_MINUTES)
     assert clinic.last_event.subtype == "break-glass"
     assert clinic.last_event.detail == f"purposeOfUse:BTG;grant:{grant.grant_id}"
-    assert clinic.patients(physician).read_patient("p-r")["id"] == "p-r"
+    assert clinic.patients(physician).read("Patient", "p-r")["id"] == "p-r"
     assert clinic.last_event.detail == f"break-glass:{grant.grant_id}"
 
     clinic.now = OPENED + timedelta(minutes=GRANT_MINUTES) - timedelta(seconds=1)
-    clinic.patients(physician).read_patient("p-r")
+    clinic.patients(physician).read("Patient", "p-r")
     clinic.now = OPENED + timedelta(minutes=GRANT_MINUTES)
     with pytest.raises(RestrictedPatient):
-        clinic.patients(physician).read_patient("p-r")
+        clinic.patients(physician).read("Patient", "p-r")
 
 
 def test_a_grant_opens_the_record_for_its_holder_only(clinic: Clinic) -> None:
     clinic.break_glass(clinic.context(Role.PHYSICIAN, user="dr-a")).open_record("p-r", reason())
     with pytest.raises(RestrictedPatient):
-        clinic.patients(clinic.context(Role.PHYSICIAN, user="dr-b")).read_patient("p-r")
+        clinic.patients(clinic.context(Role.PHYSICIAN, user="dr-b")).read("Patient", "p-r")
     clinic.add_patient("p-r2", restricted=True)
     with pytest.raises(RestrictedPatient):  # and for that patient only
-        clinic.patients(clinic.context(Role.PHYSICIAN, user="dr-a")).read_patient("p-r2")
+        clinic.patients(clinic.context(Role.PHYSICIAN, user="dr-a")).read("Patient", "p-r2")
 
 
 def test_the_reason_never_enters_the_audit_trail(clinic: Clinic) -> None:
@@ -148,12 +151,12 @@ def test_another_clinics_restricted_patient_is_not_found(clinic: Clinic) -> None
 def test_search_leaves_restricted_patients_out_until_the_glass_is_broken(clinic: Clinic) -> None:
     physician = clinic.context(Role.PHYSICIAN)
     query = parse_search("Patient", {"name": ["okafor"]})
-    page = clinic.patients(physician).search_patients(query)
+    page = clinic.patients(physician).search(query)
     assert ([p["id"] for p in page.resources], page.total) == (["p-n"], 1)
-    admin_page = clinic.patients(clinic.context(Role.ADMIN)).search_patients(query)
+    admin_page = clinic.patients(clinic.context(Role.ADMIN)).search(query)
     assert sorted(p["id"] for p in admin_page.resources) == ["p-n", "p-r"]
     clinic.break_glass(physician).open_record("p-r", reason())
-    opened_page = clinic.patients(physician).search_patients(query)
+    opened_page = clinic.patients(physician).search(query)
     assert sorted(p["id"] for p in opened_page.resources) == ["p-n", "p-r"]
 
 

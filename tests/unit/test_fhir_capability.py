@@ -13,8 +13,10 @@ from cairn.fhir.capability import (
     capability_statement,
     fhir_interaction,
     interactions,
+    system_interactions,
 )
-from cairn.fhir.search import COUNT_PARAMETER, SEARCH_PARAMETERS
+from cairn.fhir.resource_types import READ_ONLY_TYPES, STORED_TYPES, SUPPORTED_TYPES
+from cairn.fhir.search import CONTROL_PARAMETERS, SEARCH_PARAMETERS
 from functions.fhir_api.app import app
 
 PUBLISHED = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
@@ -38,37 +40,49 @@ def test_every_route_of_the_fhir_app_is_stated_and_nothing_else():
         for resource_type, resource in _resources(_statement()).items()
         for interaction in resource["interaction"]
     }
-    # Each route maps to one stated interaction (a route it cannot name raises), and nothing more.
+    # Each route maps to one stated interaction (a route it cannot name raises), and nothing
+    # more; a route on the {type} variable stands for every supported type.
     routed = {
-        named
+        (resource_type, named[1])
         for path, methods in app.routes.items()
         for method in methods
         if (named := fhir_interaction(path, method)) is not None
+        for resource_type in (SUPPORTED_TYPES if named[0] == "{type}" else (named[0],))
+        if resource_type not in READ_ONLY_TYPES or named[1] in ("read", "search-type")
     }
     assert stated == routed
 
 
-def test_the_fhir_app_states_patient_create_read_and_search_only():
+def test_the_fhir_app_states_every_interaction_on_every_chart_type_and_reads_only_on_audit_events():
     # Pinned: a new route changes the statement, and this test says so until it is updated.
-    assert interactions(app.routes) == {"Patient": ("read", "create", "search-type")}
-    assert set(app.routes) == {METADATA_PATH, "/fhir/R4/Patient", "/fhir/R4/Patient/{id}",
-                               # Cairn's access control, outside the FHIR base: not stated
-                               "/access/break-glass", "/access/break-glass/{id}"}
+    stated = interactions(app.routes)
+    everything = ("read", "vread", "update", "patch", "delete", "history-instance", "history-type",
+                  "create", "search-type")
+    assert stated == {**{t: everything for t in STORED_TYPES}, "AuditEvent": ("read", "search-type")}
+    assert system_interactions(app.routes) == ("transaction", "batch")
 
 
 def test_search_parameters_are_exactly_the_declared_ones_with_type_and_documentation():
-    patient = _resources(_statement())["Patient"]
-    stated = {param["name"]: param for param in patient["searchParam"]}
+    resources = _resources(_statement())
+    for resource_type, declared in SEARCH_PARAMETERS.items():
+        stated = {param["name"]: param for param in resources[resource_type]["searchParam"]}
+        assert set(stated) == {*declared, *CONTROL_PARAMETERS}
+        for name, parameter in declared.items():
+            assert stated[name]["type"] == parameter.type
+            assert stated[name]["definition"] == parameter.definition
+            assert stated[name]["documentation"] == parameter.documentation
+    patient = {param["name"]: param["type"] for param in resources["Patient"]["searchParam"]}
+    assert {patient["name"], patient["birthdate"], patient["identifier"], patient["_count"]} == {
+        "string", "date", "token", "number"}
 
-    assert set(stated) == {*SEARCH_PARAMETERS["Patient"], COUNT_PARAMETER}
-    for name, declared in SEARCH_PARAMETERS["Patient"].items():
-        assert stated[name]["type"] == declared.type
-        assert stated[name]["definition"] == declared.definition
-        assert stated[name]["documentation"] == declared.documentation
-        assert "exact" in declared.documentation.lower()
-    assert {name: param["type"] for name, param in stated.items()} == {
-        "name": "string", "birthdate": "date", "identifier": "token", "_count": "number",
-    }
+
+def test_includes_and_operations_are_stated():
+    resources = _resources(_statement())
+    assert "Observation:patient" in resources["Observation"]["searchInclude"]
+    assert "Observation:patient" in resources["Patient"]["searchRevInclude"]
+    assert {op["name"] for op in resources["Patient"]["operation"]} >= {"everything"}
+    assert resources["Observation"]["versioning"] == "versioned-update"
+    assert resources["Observation"]["conditionalCreate"] is True
 
 
 def test_statement_is_a_valid_r4_instance_statement_with_oauth_security():
@@ -125,10 +139,8 @@ def test_search_params_are_stated_only_for_types_that_can_be_searched():
 @pytest.mark.parametrize(
     ("path", "method"),
     [
-        ("/fhir/R4/Patient/$everything", "GET"),
-        ("/fhir/R4/Patient/{id}/$match", "POST"),
-        ("/fhir/R4", "POST"),  # a transaction: a system interaction the statement does not model
         ("/fhir/R4/Patient", "DELETE"),  # conditional delete
+        ("/fhir/R4", "GET"),  # whole-system search
         ("/fhir/R4/metadata", "POST"),
         ("/fhir/R4/patient/{id}", "GET"),  # not a resource type
     ],

@@ -5,13 +5,15 @@ from __future__ import annotations
 import pytest
 
 from cairn.fhir import rest
+from cairn.fhir.search import parse_search
 from cairn.records.repository import SearchPage
 from devkit.gateway import ApiIdentity, IncomingRequest, proxy_event
 from devkit.routes import Route, RouteMatch
 from infra.declarations import ApiDeclaration
 
 API_GATEWAY_HOST = "abc123defg.execute-api.eu-west-1.amazonaws.com"
-PATIENT = {"resourceType": "Patient", "id": "p1", "meta": {"versionId": "1"}}
+PATIENT = {"resourceType": "Patient", "id": "p1",
+           "meta": {"versionId": "1", "lastUpdated": "2026-11-22T10:00:00.000Z"}}
 
 
 def test_api_gateway_endpoint_base_is_https_with_the_stage():
@@ -53,7 +55,11 @@ def test_missing_or_malformed_host_leaves_links_relative(host):
 
 def test_created_location_and_searchset_links_are_absolute():
     base = f"https://{API_GATEWAY_HOST}/prod"
-    assert rest.created(base, PATIENT).headers["Location"] == f"{base}/fhir/R4/Patient/p1"
-    bundle = rest.searchset(base, "Patient", SearchPage([PATIENT], total=1), {"name": ["ann", "bo"]}).body
-    assert bundle["link"] == [{"relation": "self", "url": f"{base}/fhir/R4/Patient?name=ann&name=bo"}]
+    assert rest.created(base, PATIENT).headers["Location"] == f"{base}/fhir/R4/Patient/p1/_history/1"
+    query = parse_search("Patient", {"name": ["ann", "bo"]})
+    bundle = rest.searchset(base, query, SearchPage([PATIENT], total=1, next_cursor="c2")).body
+    assert bundle["link"] == [
+        {"relation": "self", "url": f"{base}/fhir/R4/Patient?name=ann&name=bo&_count=20"},
+        {"relation": "next", "url": f"{base}/fhir/R4/Patient?name=ann&name=bo&_count=20&_cursor=c2"},
+    ]
     assert bundle["entry"][0]["fullUrl"] == f"{base}/fhir/R4/Patient/p1"

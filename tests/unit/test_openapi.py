@@ -47,7 +47,7 @@ def _served_non_fhir_routes() -> set[tuple[str, str]]:
         routes |= {
             (path, method)
             for path, methods in app.routes.items()
-            if not path.startswith(f"{BASE_PATH}/")
+            if path != BASE_PATH and not path.startswith(f"{BASE_PATH}/")
             for method in methods
         }
     return routes

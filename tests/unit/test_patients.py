@@ -18,10 +18,10 @@ from cairn.errors import (
     ResourceExists,
 )
 from cairn.fhir.search import parse_search
-from cairn.patients import PatientService
+from cairn.records.service import RecordService
 from devkit.demo_data import demo_patient
 from multitenant.context import Role, TenantContext
-from tests.unit.fakes import FakeAuditTrail, FakeRecords
+from tests.unit.fakes import FakeAuditTrail, FakeRecords, current_resources
 
 NOW = datetime(2026, 11, 22, 10, 0, 0, tzinfo=UTC)
 
@@ -39,9 +39,9 @@ class Clinic:
         tenant: str = "acme",
         patient_id: str | None = None,
         now: datetime = NOW,
-    ) -> PatientService:
+    ) -> RecordService:
         context = TenantContext(tenant, f"user-{role.value}", role, patient_id)
-        return PatientService(
+        return RecordService(
             context, FakeRecords(context, self.store), FakeAuditTrail(context, self.events), clock=lambda: now
         )
 
@@ -61,14 +61,14 @@ def a_patient(seed: int = 1) -> dict[str, Any]:
 
 def test_register_assigns_id_and_meta_and_stores_the_patient(clinic):
     submitted = {**a_patient(), "id": "client-chosen", "meta": {"versionId": "9", "tag": [{"code": "t"}]}}
-    created = clinic.service().register_patient(submitted)
+    created = clinic.service().create("Patient", submitted).resource
     assert created["id"] != "client-chosen"
     assert created["meta"] == {
         "tag": [{"code": "t"}],
         "versionId": "1",
         "lastUpdated": "2026-11-22T10:00:00.000Z",
     }
-    assert clinic.store[("acme", "Patient", created["id"])] == created
+    assert clinic.store[("acme", "Patient", created["id"])][-1].resource == created
     assert clinic.last_event == AuditEvent(
         AuditAction.CREATE, "create", AuditOutcome.SUCCESS, "Patient", created["id"]
     )
@@ -76,28 +76,28 @@ def test_register_assigns_id_and_meta_and_stores_the_patient(clinic):
 
 def test_register_on_a_taken_id_stores_nothing_and_fails_as_serious(clinic):
     context = TenantContext("acme", "user-physician", Role.PHYSICIAN)
-    service = PatientService(context, FakeRecords(context, clinic.store),
+    service = RecordService(context, FakeRecords(context, clinic.store),
                              FakeAuditTrail(context, clinic.events), new_id=lambda: "same-id")
-    first = service.register_patient(a_patient(1))
+    first = service.create("Patient", a_patient(1)).resource
     with pytest.raises(ResourceExists):
-        service.register_patient(a_patient(2))
-    assert clinic.store == {("acme", "Patient", "same-id"): first}
+        service.create("Patient", a_patient(2))
+    assert current_resources(clinic.store) == {("acme", "Patient", "same-id"): first}
     assert (clinic.last_event.outcome, clinic.last_event.detail) == (AuditOutcome.SERIOUS_FAILURE, "error")
 
 
 def test_import_stores_the_patient_under_the_given_id(clinic):
-    registration = clinic.service().import_patient(a_patient(), "derived-id")
+    registration = clinic.service().import_resource(a_patient(), "derived-id")
     assert registration.created
-    assert clinic.store[("acme", "Patient", "derived-id")] == registration.patient
+    assert clinic.store[("acme", "Patient", "derived-id")][-1].resource == registration.resource
     assert clinic.last_event == AuditEvent(
         AuditAction.CREATE, "create", AuditOutcome.SUCCESS, "Patient", "derived-id"
     )
 
 
 def test_import_replayed_later_answers_the_stored_patient_and_audits_it_as_existing(clinic):
-    first = clinic.service().import_patient(a_patient(), "derived-id")
-    replay = clinic.service(now=NOW.replace(hour=11)).import_patient(a_patient(), "derived-id")
-    assert (replay.created, replay.patient) == (False, first.patient)
+    first = clinic.service().import_resource(a_patient(), "derived-id")
+    replay = clinic.service(now=NOW.replace(hour=11)).import_resource(a_patient(), "derived-id")
+    assert (replay.created, replay.resource) == (False, first.resource)
     assert len(clinic.store) == 1
     assert clinic.last_event == AuditEvent(
         AuditAction.CREATE, "create", AuditOutcome.SUCCESS, "Patient", "derived-id", "existing"
@@ -105,25 +105,25 @@ def test_import_replayed_later_answers_the_stored_patient_and_audits_it_as_exist
 
 
 def test_import_on_an_id_taken_by_a_different_patient_is_a_conflict_not_a_replay(clinic):
-    first = clinic.service().import_patient(a_patient(1), "derived-id")
+    first = clinic.service().import_resource(a_patient(1), "derived-id")
     with pytest.raises(ResourceConflict):
-        clinic.service().import_patient(a_patient(2), "derived-id")
-    assert clinic.store == {("acme", "Patient", "derived-id"): first.patient}
+        clinic.service().import_resource(a_patient(2), "derived-id")
+    assert current_resources(clinic.store) == {("acme", "Patient", "derived-id"): first.resource}
     assert (clinic.last_event.outcome, clinic.last_event.entity_id, clinic.last_event.detail) == (
         AuditOutcome.MINOR_FAILURE, None, "conflict"
     )
 
 
 def test_import_on_an_id_taken_in_another_tenant_creates_its_own_patient(clinic):
-    clinic.service(tenant="globex").import_patient(a_patient(1), "derived-id")
-    assert clinic.service().import_patient(a_patient(2), "derived-id").created
+    clinic.service(tenant="globex").import_resource(a_patient(1), "derived-id")
+    assert clinic.service().import_resource(a_patient(2), "derived-id").created
     assert {key[0] for key in clinic.store} == {"acme", "globex"}
 
 
 def test_register_invalid_patient_stores_nothing_and_audits_the_failure(clinic):
     with pytest.raises(InvalidResource):
-        clinic.service().register_patient({"resourceType": "Patient", "gender": "F"})
-    assert clinic.store == {}
+        clinic.service().create("Patient", {"resourceType": "Patient", "gender": "F"})
+    assert current_resources(clinic.store) == {}
     assert clinic.last_event.outcome is AuditOutcome.MINOR_FAILURE
     assert clinic.last_event.entity_id is None
     assert clinic.last_event.detail == "invalid"
@@ -132,8 +132,8 @@ def test_register_invalid_patient_stores_nothing_and_audits_the_failure(clinic):
 @pytest.mark.parametrize("role", [Role.BILLING, Role.PATIENT])
 def test_roles_that_may_not_register_are_denied_and_audited(clinic, role):
     with pytest.raises(AccessDenied):
-        clinic.service(role).register_patient(a_patient())
-    assert clinic.store == {}
+        clinic.service(role).create("Patient", a_patient())
+    assert current_resources(clinic.store) == {}
     assert (clinic.last_event.outcome, clinic.last_event.detail) == (
         AuditOutcome.MINOR_FAILURE,
         "access-denied",
@@ -142,38 +142,38 @@ def test_roles_that_may_not_register_are_denied_and_audited(clinic, role):
 
 @pytest.mark.parametrize("role", [Role.ADMIN, Role.PHYSICIAN, Role.NURSE, Role.FRONT_DESK, Role.BILLING])
 def test_staff_and_billing_read_a_patient(clinic, role):
-    created = clinic.service(Role.FRONT_DESK).register_patient(a_patient())
-    assert clinic.service(role).read_patient(created["id"]) == created
+    created = clinic.service(Role.FRONT_DESK).create("Patient", a_patient()).resource
+    assert clinic.service(role).read("Patient", created["id"]) == created
     assert clinic.last_event == AuditEvent(
         AuditAction.READ, "read", AuditOutcome.SUCCESS, "Patient", created["id"]
     )
 
 
 def test_patient_reads_their_own_record(clinic):
-    created = clinic.service().register_patient(a_patient())
-    assert clinic.service(Role.PATIENT, patient_id=created["id"]).read_patient(created["id"]) == created
+    created = clinic.service().create("Patient", a_patient()).resource
+    assert clinic.service(Role.PATIENT, patient_id=created["id"]).read("Patient", created["id"]) == created
 
 
 def test_patient_reading_someone_else_gets_not_found_and_a_denial_is_audited(clinic):
-    own = clinic.service().register_patient(a_patient(1))
-    other = clinic.service().register_patient(a_patient(2))
+    own = clinic.service().create("Patient", a_patient(1)).resource
+    other = clinic.service().create("Patient", a_patient(2)).resource
     with pytest.raises(PatientNotFound):
-        clinic.service(Role.PATIENT, patient_id=own["id"]).read_patient(other["id"])
+        clinic.service(Role.PATIENT, patient_id=own["id"]).read("Patient", other["id"])
     assert clinic.last_event == AuditEvent(
         AuditAction.READ, "read", AuditOutcome.MINOR_FAILURE, "Patient", other["id"], "access-denied"
     )
 
 
 def test_patient_without_a_linked_record_reads_nothing(clinic):
-    created = clinic.service().register_patient(a_patient())
+    created = clinic.service().create("Patient", a_patient()).resource
     with pytest.raises(PatientNotFound):
-        clinic.service(Role.PATIENT).read_patient(created["id"])
+        clinic.service(Role.PATIENT).read("Patient", created["id"])
 
 
 def test_read_of_another_tenants_patient_is_not_found_and_audited_in_the_readers_tenant(clinic):
-    theirs = clinic.service(tenant="globex").register_patient(a_patient())
+    theirs = clinic.service(tenant="globex").create("Patient", a_patient()).resource
     with pytest.raises(PatientNotFound):
-        clinic.service(tenant="acme").read_patient(theirs["id"])
+        clinic.service(tenant="acme").read("Patient", theirs["id"])
     context, event = clinic.events[-1]
     assert context.tenant_id == "acme"
     assert (event.outcome, event.entity_id, event.detail) == (
@@ -184,9 +184,9 @@ def test_read_of_another_tenants_patient_is_not_found_and_audited_in_the_readers
 
 
 def test_search_finds_by_name_and_audits_parameter_names_never_values(clinic):
-    created = clinic.service().register_patient(a_patient())
+    created = clinic.service().create("Patient", a_patient()).resource
     family = created["name"][0]["family"]
-    page = clinic.service(Role.BILLING).search_patients(
+    page = clinic.service(Role.BILLING).search(
         parse_search("Patient", {"name": [family.upper()], "birthdate": [created["birthDate"]]})
     )
     assert [p["id"] for p in page.resources] == [created["id"]]
@@ -198,7 +198,7 @@ def test_search_finds_by_name_and_audits_parameter_names_never_values(clinic):
 
 def test_patient_role_may_not_search(clinic):
     with pytest.raises(AccessDenied):
-        clinic.service(Role.PATIENT, patient_id="p1").search_patients(
+        clinic.service(Role.PATIENT, patient_id="p1").search(
             parse_search("Patient", {"name": ["x"]})
         )
     assert clinic.last_event.detail == "name:access-denied"
@@ -211,9 +211,9 @@ def test_failure_to_serve_is_audited_as_serious_and_reraised(clinic, failure):
     def broken(*_: object) -> None:
         raise failure
 
-    service._records.get = broken  # type: ignore[method-assign]
+    service.records.current = broken  # type: ignore[method-assign]
     with pytest.raises(type(failure)):
-        service.read_patient("p1")
+        service.read("Patient", "p1")
     assert (clinic.last_event.outcome, clinic.last_event.detail) == (AuditOutcome.SERIOUS_FAILURE, "error")
 
 
@@ -221,7 +221,7 @@ def test_service_refuses_a_repository_of_another_context(clinic):
     acme = TenantContext("acme", "u1", Role.ADMIN)
     globex = TenantContext("globex", "u1", Role.ADMIN)
     with pytest.raises(ValueError, match="caller's context"):
-        PatientService(acme, FakeRecords(globex, {}), FakeAuditTrail(acme, []))
+        RecordService(acme, FakeRecords(globex, {}), FakeAuditTrail(acme, []))
 
 
 def test_repository_cannot_be_built_without_a_tenant_context():

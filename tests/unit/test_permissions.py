@@ -27,28 +27,111 @@ from multitenant.permissions import (
 )
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "access-control.md"
-C, R, U, D, S, B = (Action.CREATE, Action.READ, Action.UPDATE, Action.DELETE, Action.SEARCH,
-                    Action.BREAK_GLASS)
+C, R, U, D, S, B, X = (
+    Action.CREATE,
+    Action.READ,
+    Action.UPDATE,
+    Action.DELETE,
+    Action.SEARCH,
+    Action.BREAK_GLASS,
+    Action.EXPORT,
+)
+CRUS, RS = {C, R, U, S}, {R, S}
+DIRECTORY = ("Practitioner", "PractitionerRole", "Organization", "Location")
 
 # The expected decisions, written out independently of the module's grant helper: a change to
 # the table must change this test too, on purpose.
 EXPECTED: dict[Role, dict[str, set[Action]]] = {
-    Role.ADMIN: {"Patient": {C, R, U, S}, "Coverage": {C, R, U, S}, "Appointment": {C, R, U, D, S},
-                 "AuditEvent": {R, S}, "BreakGlassGrant": {R, S}, "User": {C, R, U, S}},
-    Role.PHYSICIAN: {"Patient": {C, R, U, S, B}, "Coverage": {R, S},
-                     **{t: {C, R, U, S} for t in (*CLINICAL_TYPES, "Appointment", "Communication")}},
-    Role.NURSE: {"Patient": {C, R, U, S, B},
-                 **{t: {C, R, U, S} for t in ("AllergyIntolerance", "Condition", "DocumentReference",
-                                              "Encounter", "Immunization", "Observation", "Procedure",
-                                              "Appointment", "Communication")},
-                 **{t: {R, S} for t in ("DiagnosticReport", "MedicationRequest", "ServiceRequest",
-                                        "Coverage")}},
-    Role.FRONT_DESK: {"Patient": {C, R, U, S}, "Coverage": {C, R, U, S},
-                      "Appointment": {C, R, U, D, S}, "Encounter": {R, S}},
-    Role.BILLING: {**{t: {R, S} for t in ("Patient", "Encounter", "Condition", "Procedure", "Appointment")},
-                   **{t: {C, R, U, S} for t in ("Coverage", "Claim", "Invoice")}},
-    Role.PATIENT: {"Patient": {R}, "Coverage": {R}, "Communication": {C, R, S},
-                   **{t: {R, S} for t in (*CLINICAL_TYPES, "Appointment", "Invoice", "AuditEvent")}},
+    Role.ADMIN: {
+        "Patient": {C, R, U, S, X},
+        "Coverage": CRUS,
+        "Questionnaire": CRUS,
+        "Group": {C, R, U, S, X},
+        **{t: CRUS for t in DIRECTORY},
+        **{t: {C, R, U, D, S} for t in ("Appointment", "Schedule", "Slot")},
+        "AuditEvent": RS,
+        "Provenance": RS,
+        "BreakGlassGrant": RS,
+        "User": CRUS,
+    },
+    Role.PHYSICIAN: {
+        "Patient": {C, R, U, S, B, X},
+        "Coverage": RS,
+        **{t: {C, R, U, D, S} for t in (*CLINICAL_TYPES, "Communication", "Task")},
+        "Appointment": CRUS,
+        "Questionnaire": CRUS,
+        "Provenance": {C, R, S},
+        **{t: RS for t in (*DIRECTORY, "Schedule", "Slot", "Group")},
+    },
+    Role.NURSE: {
+        "Patient": {C, R, U, S, B},
+        **{
+            t: CRUS
+            for t in (
+                "AllergyIntolerance",
+                "Condition",
+                "DocumentReference",
+                "Encounter",
+                "FamilyMemberHistory",
+                "Immunization",
+                "MedicationStatement",
+                "Observation",
+                "Procedure",
+                "Composition",
+                "QuestionnaireResponse",
+                "Appointment",
+                "Communication",
+                "Task",
+            )
+        },
+        **{
+            t: RS
+            for t in (
+                "DiagnosticReport",
+                "MedicationRequest",
+                "ServiceRequest",
+                "Coverage",
+                *DIRECTORY,
+                "Questionnaire",
+                "Schedule",
+                "Slot",
+                "Provenance",
+                "Group",
+            )
+        },
+    },
+    Role.FRONT_DESK: {
+        "Patient": CRUS,
+        "Coverage": CRUS,
+        "Appointment": {C, R, U, D, S},
+        "Schedule": CRUS,
+        "Slot": CRUS,
+        "Communication": CRUS,
+        **{t: RS for t in ("Encounter", *DIRECTORY)},
+    },
+    Role.BILLING: {
+        **{t: RS for t in ("Patient", "Encounter", "Condition", "Procedure", "Appointment", *DIRECTORY)},
+        **{t: CRUS for t in ("Coverage", "Claim", "Invoice")},
+    },
+    Role.PATIENT: {
+        "Patient": {R, X},
+        "Coverage": {R},
+        "Communication": {C, R, S},
+        **{
+            t: RS
+            for t in (
+                *CLINICAL_TYPES,
+                "Appointment",
+                "Invoice",
+                "AuditEvent",
+                "Provenance",
+                *DIRECTORY,
+                "Questionnaire",
+                "Schedule",
+                "Slot",
+            )
+        },
+    },
 }
 
 
@@ -56,7 +139,9 @@ EXPECTED: dict[Role, dict[str, set[Action]]] = {
 @pytest.mark.parametrize("resource_type", RESOURCE_TYPES)
 @pytest.mark.parametrize("action", list(Action))
 def test_every_role_type_and_action_decides_as_documented(
-    role: Role, resource_type: str, action: Action,
+    role: Role,
+    resource_type: str,
+    action: Action,
 ) -> None:
     expected = action in EXPECTED[role].get(resource_type, set())
     assert permits(role, resource_type, action) is expected
@@ -74,8 +159,10 @@ def test_only_physicians_and_nurses_may_break_the_glass_and_only_admins_administ
     assert {role for role in Role if permits(role, "BreakGlassGrant", R)} == {Role.ADMIN}
 
 
-def test_no_clinical_record_may_be_deleted_by_any_role() -> None:
-    assert not any(permits(role, t, D) for role in Role for t in (*CLINICAL_TYPES, "Patient"))
+def test_only_physicians_delete_clinical_records_and_no_one_deletes_a_patient() -> None:
+    # A delete is soft (kept in history): it corrects a record entered in error.
+    assert {role for role in Role if any(permits(role, t, D) for t in CLINICAL_TYPES)} == {Role.PHYSICIAN}
+    assert not any(permits(role, "Patient", D) for role in Role)
 
 
 def test_an_unknown_resource_type_is_a_programming_error_not_a_denial() -> None:
@@ -99,9 +186,19 @@ def patient_user(patient_id: str | None = "p1") -> TenantContext:
 
 def lab(resource_type: str = "Observation", *, released: bool, subject: str = "Patient/p1") -> dict[str, Any]:
     resource: dict[str, Any] = {
-        "resourceType": resource_type, "id": "o1", "subject": {"reference": subject},
-        "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category",
-                                  "code": "laboratory"}]}],
+        "resourceType": resource_type,
+        "id": "o1",
+        "subject": {"reference": subject},
+        "category": [
+            {
+                "coding": [
+                    {
+                        "system": "http://terminology.hl7.org/CodeSystem/observation-category",
+                        "code": "laboratory",
+                    }
+                ]
+            }
+        ],
     }
     if released:
         resource["meta"] = {"tag": [{"system": RELEASE_SYSTEM, "code": "released"}]}
@@ -114,8 +211,16 @@ def test_a_patient_sees_their_own_patient_and_records_only() -> None:
     assert in_compartment(patient_user(), {"resourceType": "Condition", "subject": {"reference": OWN}})
     assert not in_compartment(patient_user(), {"resourceType": "Condition", "subject": {"reference": OTHER}})
     assert in_compartment(patient_user(), {"resourceType": "Coverage", "beneficiary": {"reference": OWN}})
-    assert in_compartment(patient_user(), {"resourceType": "Appointment", "participant": [
-        {"actor": {"reference": "Practitioner/x"}}, {"actor": {"reference": "Patient/p1"}}]})
+    assert in_compartment(
+        patient_user(),
+        {
+            "resourceType": "Appointment",
+            "participant": [
+                {"actor": {"reference": "Practitioner/x"}},
+                {"actor": {"reference": "Patient/p1"}},
+            ],
+        },
+    )
     assert not in_compartment(patient_user(), {"resourceType": "Condition"})
 
 
@@ -131,15 +236,21 @@ def test_a_patient_sees_lab_results_only_once_released(resource_type: str) -> No
 
 
 def test_unreleased_vitals_are_not_lab_results_and_staff_see_unreleased_labs() -> None:
-    vitals = {"resourceType": "Observation", "subject": {"reference": "Patient/p1"},
-              "category": [{"coding": [{"code": "vital-signs"}]}]}
+    vitals = {
+        "resourceType": "Observation",
+        "subject": {"reference": "Patient/p1"},
+        "category": [{"coding": [{"code": "vital-signs"}]}],
+    }
     assert in_compartment(patient_user(), vitals)
     assert in_compartment(TenantContext("acme", "u1", Role.NURSE), lab(released=False))
 
 
 def restricted(code: str = "R") -> dict[str, Any]:
-    return {"resourceType": "Patient", "id": "p1",
-            "meta": {"security": [{"system": CONFIDENTIALITY_SYSTEM, "code": code}]}}
+    return {
+        "resourceType": "Patient",
+        "id": "p1",
+        "meta": {"security": [{"system": CONFIDENTIALITY_SYSTEM, "code": code}]},
+    }
 
 
 def test_restricted_means_confidentiality_r_or_v() -> None:
@@ -169,4 +280,5 @@ def generated_table(text: str) -> str:
 
 def test_the_documented_table_is_the_module_table() -> None:
     assert generated_table(DOC.read_text()) == permissions.permission_table_markdown(), (
-        "regenerate it: python -m multitenant.permissions > the block between the markers")
+        "regenerate it: python -m multitenant.permissions > the block between the markers"
+    )

@@ -14,12 +14,13 @@ from datetime import datetime
 from typing import Any
 
 from cairn.clock import fhir_instant
+from cairn.fhir.resource_types import READ_ONLY_TYPES, SUPPORTED_TYPES
 from cairn.fhir.rest import BASE_PATH
 from cairn.fhir.search import (
     ANDED_DOCUMENTATION,
-    COUNT_DOCUMENTATION,
-    COUNT_PARAMETER,
+    CONTROL_PARAMETERS,
     SEARCH_PARAMETERS,
+    ParameterType,
     SearchParameter,
 )
 
@@ -32,9 +33,11 @@ SECURITY_DESCRIPTION = (
     "The clinic (tenant), role and user come from its verified claims, never from the request. "
     "Only this CapabilityStatement is served without a token."
 )
+TYPE_VARIABLE = "{type}"
 
 # FHIR RESTful interactions by the shape of their path under the base and their HTTP method:
-# "{type}" is a resource type, "{id}" any path variable.
+# "{type}" is a resource type (a literal one, or the route's {type} variable: every supported
+# type), "{id}" any path variable.
 TYPE_INTERACTIONS: Mapping[tuple[str, str], str] = {
     ("{type}/{id}", "GET"): "read",
     ("{type}/{id}/_history/{id}", "GET"): "vread",
@@ -47,7 +50,27 @@ TYPE_INTERACTIONS: Mapping[tuple[str, str], str] = {
     ("{type}", "GET"): "search-type",
     ("{type}/_search", "POST"): "search-type",
 }
+SYSTEM_INTERACTIONS: Mapping[tuple[str, str], tuple[str, ...]] = {
+    ("", "POST"): ("transaction", "batch"),
+}
+# Routes that carry FHIR operations ($name) on a type or an instance: stated under `operation`,
+# not as interactions. (GET [type]/$op shares the read route; the view tells them apart.)
+OPERATION_SHAPES = frozenset(
+    {("{type}/{id}/{id}", "GET"), ("{type}/{id}/{id}", "POST"), ("{type}/{id}", "POST")}
+)
 INTERACTION_ORDER = tuple(dict.fromkeys(TYPE_INTERACTIONS.values()))  # FHIR's order
+# What a read-only type (served from the audit trail) answers of the type routes.
+READ_ONLY_INTERACTIONS = frozenset({"read", "search-type"})
+# FHIR operations Cairn serves, by resource type ("" for the system level): name -> definition.
+OPERATIONS: Mapping[str, Mapping[str, str]] = {
+    "Patient": {"everything": "http://hl7.org/fhir/OperationDefinition/Patient-everything"},
+}
+CAPABILITY_NOTES = (
+    "Versioned: every create, update, patch and delete keeps a version (vread, _history); "
+    "update needs an existing resource (no update-as-create) and honours If-Match (412 on a stale "
+    "version); create honours If-None-Exist; delete is soft (410 afterwards, history kept). "
+    "References must be relative (Type/id) to resources of the same clinic."
+)
 RESOURCE_TYPE = re.compile(r"[A-Z][A-Za-z]+")
 PATH_VARIABLE = re.compile(r"\{[^}]+\}")
 
@@ -56,36 +79,65 @@ class UndeclaredInteraction(ValueError):
     """A route under the FHIR base is not an interaction the CapabilityStatement can state."""
 
 
+def _shape(path: str) -> tuple[str, str]:
+    """(first segment, the path's shape) of a route under the base."""
+    first, _, rest = path.removeprefix(f"{BASE_PATH}/").partition("/")
+    shape = "/".join(["{type}", *(PATH_VARIABLE.sub("{id}", part) for part in rest.split("/") if part)])
+    return first, shape
+
+
 def fhir_interaction(path: str, method: str) -> tuple[str, str] | None:
-    """(resource type, interaction code) of a route; None for the metadata route and for routes
-    outside the FHIR base. Raises UndeclaredInteraction for any other route under the base."""
+    """(resource type or "{type}", interaction code) of a route; None for the metadata route,
+    operation routes, system routes and routes outside the FHIR base. Raises
+    UndeclaredInteraction for any other route under the base."""
     if (path, method.upper()) == (METADATA_PATH, "GET"):
         return None
     if path != BASE_PATH and not path.startswith(f"{BASE_PATH}/"):
         return None
-    resource_type, _, rest = path.removeprefix(f"{BASE_PATH}/").partition("/")
-    shape = "/".join(["{type}", *(PATH_VARIABLE.sub("{id}", part) for part in rest.split("/") if part)])
+    if path == BASE_PATH and ("", method.upper()) in SYSTEM_INTERACTIONS:
+        return None
+    first, shape = _shape(path)
+    if first.startswith("$") or (shape, method.upper()) in OPERATION_SHAPES:
+        return None  # a system-level operation ([base]/$export), or one on a type or instance
     interaction = TYPE_INTERACTIONS.get((shape, method.upper()))
-    if interaction is None or not RESOURCE_TYPE.fullmatch(resource_type):
+    if interaction is None or not (first == TYPE_VARIABLE or RESOURCE_TYPE.fullmatch(first)):
         raise UndeclaredInteraction(
             f"{method} {path} is not a FHIR interaction the CapabilityStatement can state; "
             "add it to cairn.fhir.capability.TYPE_INTERACTIONS"
         )
-    return resource_type, interaction
+    return first, interaction
 
 
 def interactions(routes: Mapping[str, Iterable[str]]) -> dict[str, tuple[str, ...]]:
-    """Resource type -> its interaction codes in FHIR's order, from routes (path -> methods)."""
+    """Resource type -> its interaction codes in FHIR's order, from routes (path -> methods).
+    A route on the {type} variable applies to every supported type; read-only types keep only
+    the reads they answer."""
     found: dict[str, set[str]] = {}
     for path, methods in routes.items():
         for method in methods:
             named = fhir_interaction(path, method)
-            if named is not None:
-                found.setdefault(named[0], set()).add(named[1])
+            if named is None:
+                continue
+            types = SUPPORTED_TYPES if named[0] == TYPE_VARIABLE else (named[0],)
+            for resource_type in types:
+                if resource_type in READ_ONLY_TYPES and named[1] not in READ_ONLY_INTERACTIONS:
+                    continue
+                found.setdefault(resource_type, set()).add(named[1])
     return {
-        resource_type: tuple(code for code in INTERACTION_ORDER if code in codes)
-        for resource_type, codes in sorted(found.items())
+        resource_type: tuple(code for code in INTERACTION_ORDER if code in found[resource_type])
+        for resource_type in SUPPORTED_TYPES
+        if resource_type in found
     }
+
+
+def system_interactions(routes: Mapping[str, Iterable[str]]) -> tuple[str, ...]:
+    """The whole-system interactions the routes serve (transaction, batch)."""
+    codes: list[str] = []
+    for path, methods in routes.items():
+        if path == BASE_PATH:
+            for method in methods:
+                codes += SYSTEM_INTERACTIONS.get(("", method.upper()), ())
+    return tuple(dict.fromkeys(codes))
 
 
 def capability_statement(
@@ -106,6 +158,20 @@ def capability_statement(
     implementation: dict[str, str] = {"description": f"{SOFTWARE_NAME} FHIR R4 API"}
     if base:
         implementation["url"] = f"{base}{BASE_PATH}"
+    rest: dict[str, Any] = {
+        "mode": "server",
+        "documentation": CAPABILITY_NOTES,
+        "security": _security(),
+        "resource": [
+            _resource(resource_type, codes) for resource_type, codes in interactions(routes).items()
+        ],
+    }
+    system = system_interactions(routes)
+    if system:
+        rest["interaction"] = [{"code": code} for code in system]
+    system_operations = OPERATIONS.get("", {})
+    if system_operations:
+        rest["operation"] = [{"name": name, "definition": url} for name, url in system_operations.items()]
     return {
         "resourceType": "CapabilityStatement",
         "name": "CairnCapabilityStatement",
@@ -118,15 +184,8 @@ def capability_statement(
         "implementation": implementation,
         "fhirVersion": FHIR_VERSION,
         "format": ["json"],
-        "rest": [
-            {
-                "mode": "server",
-                "security": _security(),
-                "resource": [
-                    _resource(resource_type, codes) for resource_type, codes in interactions(routes).items()
-                ],
-            }
-        ],
+        "patchFormat": ["application/json-patch+json"],
+        "rest": [rest],
     }
 
 
@@ -140,13 +199,39 @@ def _security() -> dict[str, Any]:
 
 def _resource(resource_type: str, codes: tuple[str, ...]) -> dict[str, Any]:
     resource: dict[str, Any] = {"type": resource_type, "interaction": [{"code": code} for code in codes]}
-    if "search-type" in codes:
-        declared = SEARCH_PARAMETERS.get(resource_type, {})
+    if resource_type not in READ_ONLY_TYPES:
+        resource.update(
+            {
+                "versioning": "versioned-update",
+                "readHistory": True,
+                "updateCreate": False,
+                "conditionalCreate": True,
+                "conditionalUpdate": False,
+                "conditionalDelete": "not-supported",
+                "referencePolicy": ["literal", "local", "enforced"],
+            }
+        )
+    declared = SEARCH_PARAMETERS.get(resource_type, {})
+    if "search-type" in codes and declared:
+        references = [p.name for p in declared.values() if p.type is ParameterType.REFERENCE]
+        resource["searchInclude"] = [f"{resource_type}:{name}" for name in references]
+        resource["searchRevInclude"] = sorted(
+            f"{source}:{p.name}"
+            for source, params in SEARCH_PARAMETERS.items()
+            for p in params.values()
+            if p.type is ParameterType.REFERENCE and resource_type in p.targets
+        )
         resource["documentation"] = ANDED_DOCUMENTATION
         resource["searchParam"] = [
             *(_search_param(parameter) for parameter in declared.values()),
-            {"name": COUNT_PARAMETER, "type": "number", "documentation": COUNT_DOCUMENTATION},
+            *(
+                {"name": name, "type": "number" if name == "_count" else "string", "documentation": text}
+                for name, text in CONTROL_PARAMETERS.items()
+            ),
         ]
+    operations = OPERATIONS.get(resource_type, {})
+    if operations:
+        resource["operation"] = [{"name": name, "definition": url} for name, url in operations.items()]
     return resource
 
 
@@ -154,6 +239,6 @@ def _search_param(parameter: SearchParameter) -> dict[str, str]:
     return {
         "name": parameter.name,
         "definition": parameter.definition,
-        "type": parameter.type,
+        "type": str(parameter.type),
         "documentation": parameter.documentation,
     }

@@ -16,15 +16,23 @@ from urllib.parse import urlencode
 from cairn.errors import (
     AccessDenied,
     CairnError,
+    ImmutableResource,
     InvalidResource,
     InvalidSearch,
     MalformedRequest,
     PayloadTooLarge,
+    PreconditionFailed,
+    ResourceConflict,
+    ResourceGone,
     ResourceNotFound,
+    TransactionTooLarge,
     Unauthenticated,
+    UnsupportedResourceType,
+    VersionConflict,
 )
 from cairn.fhir.outcome import issue, operation_outcome
-from cairn.records.repository import SearchPage
+from cairn.fhir.search import CURSOR_PARAMETER, SearchQuery
+from cairn.records.repository import HistoryPage, SearchPage
 from multitenant.context import InvalidTenantContext, TenantContext
 
 FHIR_JSON = "application/fhir+json"
@@ -97,43 +105,143 @@ def etag(resource: Mapping[str, Any]) -> str:
     return f'W/"{resource["meta"]["versionId"]}"'
 
 
+def version_url(base: str, resource: Mapping[str, Any]) -> str:
+    """The URL of this version of the resource (vread)."""
+    return f"{resource_url(base, resource)}/_history/{resource['meta']['versionId']}"
+
+
 def created(base: str, resource: dict[str, Any]) -> FhirResponse:
-    """201 with Location and ETag. Location is the resource's URL, not FHIR's versioned
-    .../_history/1: Cairn has no vread route yet, so that URL would not answer."""
-    return FhirResponse(201, resource, {"Location": resource_url(base, resource), "ETag": etag(resource)})
+    """201 with Location (the new version's URL, which vread answers), ETag and Last-Modified."""
+    return FhirResponse(
+        201, resource, {"Location": version_url(base, resource), **_version_headers(resource)}
+    )
 
 
 def found(resource: dict[str, Any]) -> FhirResponse:
-    return FhirResponse(200, resource, {"ETag": etag(resource)})
+    return FhirResponse(200, resource, _version_headers(resource))
+
+
+def _version_headers(resource: Mapping[str, Any]) -> dict[str, str]:
+    return {"ETag": etag(resource), "Last-Modified": str(resource["meta"]["lastUpdated"])}
 
 
 def searchset(
-    base: str, resource_type: str, page: SearchPage, params: Mapping[str, Sequence[str]]
+    base: str, query: SearchQuery, page: SearchPage, params: list[tuple[str, str]] | None = None
 ) -> FhirResponse:
-    """A searchset Bundle of `page`, with its total (when known) and a self link."""
-    query = urlencode([(name, value) for name, values in params.items() for value in values])
-    self_url = f"{base}{BASE_PATH}/{resource_type}" + (f"?{query}" if query else "")
-    bundle: dict[str, Any] = {
-        "resourceType": "Bundle",
-        "type": "searchset",
-        "link": [{"relation": "self", "url": self_url}],
-        "entry": [
-            {"fullUrl": resource_url(base, resource), "resource": resource, "search": {"mode": "match"}}
-            for resource in page.resources
-        ],
-    }
+    """A searchset Bundle of `page`: matches, then included resources, with its total (when
+    known), a self link and, when there is more, a next link carrying the paging cursor.
+    `params` replaces the query's own parameters in the links (searches not parsed by
+    cairn.fhir.search, such as AuditEvent's)."""
+    path = f"{base}{BASE_PATH}/{query.resource_type}"
+    params = query.query_params() if params is None else params
+    links = [{"relation": "self", "url": _with_query(path, [*params, *_cursor(query.cursor)])}]
+    if page.next_cursor:
+        links.append({"relation": "next", "url": _with_query(path, [*params, *_cursor(page.next_cursor)])})
+    if query.cursor:
+        links.append({"relation": "first", "url": _with_query(path, params)})
+    entries = [_entry(base, resource, "match") for resource in page.resources]
+    entries += [_entry(base, resource, "include") for resource in page.included]
+    bundle: dict[str, Any] = {"resourceType": "Bundle", "type": "searchset", "link": links, "entry": entries}
     if page.total is not None:
         bundle["total"] = page.total
+    if query.ignored:
+        outcome = operation_outcome(
+            [
+                issue(
+                    "not-supported",
+                    f"search parameter {name!r} is not supported and was ignored (Prefer: handling=lenient)",
+                    severity="warning",
+                )
+                for name in query.ignored
+            ]
+        )
+        entries.append({"resource": outcome, "search": {"mode": "outcome"}})
     return FhirResponse(200, bundle, {})
+
+
+def upload_parameters(upload: Mapping[str, Any]) -> dict[str, Any]:
+    """A presigned upload (cairn.documents) as a FHIR Parameters resource."""
+    headers = [
+        {"name": "header", "valueString": f"{name}: {value}"}
+        for name, value in dict(upload.get("headers") or {}).items()
+    ]
+    return {
+        "resourceType": "Parameters",
+        "parameter": [
+            {"name": "url", "valueUrl": upload["url"]},
+            {"name": "method", "valueCode": upload["method"]},
+            *headers,
+            {"name": "expires", "valueInstant": upload["expiresAt"]},
+        ],
+    }
+
+
+def collection(base: str, resources: list[dict[str, Any]], kind: str = "searchset") -> FhirResponse:
+    """A Bundle of `resources` (Patient/$everything: a searchset of every match)."""
+    entries = [_entry(base, resource, "match") for resource in resources]
+    return FhirResponse(
+        200, {"resourceType": "Bundle", "type": kind, "total": len(entries), "entry": entries}, {}
+    )
+
+
+def history_bundle(
+    base: str, path: str, page: HistoryPage, params: list[tuple[str, str]], cursor: str | None
+) -> FhirResponse:
+    """A history Bundle, newest first; a delete is an entry with request DELETE and no resource."""
+    url = f"{base}{BASE_PATH}/{path}"
+    links = [{"relation": "self", "url": _with_query(url, [*params, *_cursor(cursor)])}]
+    if page.next_cursor:
+        links.append({"relation": "next", "url": _with_query(url, [*params, *_cursor(page.next_cursor)])})
+    entries = []
+    for version in page.versions:
+        target = f"{version.resource_type}/{version.resource_id}"
+        entry: dict[str, Any] = {"fullUrl": f"{base}{BASE_PATH}/{target}"}
+        if version.resource is None:
+            entry["request"] = {"method": "DELETE", "url": target}
+            entry["response"] = {"status": "204", "lastModified": version.last_updated}
+        else:
+            entry["resource"] = version.resource
+            entry["request"] = {
+                "method": "POST" if version.version_id == 1 else "PUT",
+                "url": version.resource_type if version.version_id == 1 else target,
+            }
+            entry["response"] = {
+                "status": "201" if version.version_id == 1 else "200",
+                "etag": f'W/"{version.version_id}"',
+                "lastModified": version.last_updated,
+            }
+        entries.append(entry)
+    return FhirResponse(
+        200, {"resourceType": "Bundle", "type": "history", "link": links, "entry": entries}, {}
+    )
+
+
+def _entry(base: str, resource: dict[str, Any], mode: str) -> dict[str, Any]:
+    return {"fullUrl": resource_url(base, resource), "resource": resource, "search": {"mode": mode}}
+
+
+def _cursor(cursor: str | None) -> list[tuple[str, str]]:
+    return [(CURSOR_PARAMETER, cursor)] if cursor else []
+
+
+def _with_query(url: str, params: Sequence[tuple[str, str]]) -> str:
+    return f"{url}?{urlencode(params)}" if params else url
 
 
 ERROR_STATUS: tuple[tuple[type[CairnError], int, str], ...] = (
     (Unauthenticated, 401, "login"),
     (AccessDenied, 403, "forbidden"),
+    (ResourceGone, 410, "deleted"),
     (ResourceNotFound, 404, "not-found"),
+    (UnsupportedResourceType, 404, "not-supported"),
     (PayloadTooLarge, 413, "too-costly"),
     (MalformedRequest, 400, "structure"),
     (InvalidSearch, 400, "invalid"),
+    (TransactionTooLarge, 400, "too-costly"),
+    (PreconditionFailed, 412, "conflict"),
+    (ResourceConflict, 409, "conflict"),
+    (VersionConflict, 409, "conflict"),
+    (ImmutableResource, 409, "business-rule"),
 )
 
 
@@ -156,4 +264,3 @@ def caller_context(authorizer: Mapping[str, object] | None) -> TenantContext:
         return TenantContext.from_authorizer(authorizer)
     except InvalidTenantContext as exc:
         raise AccessDenied(f"the caller's claims are unusable: {exc}") from exc
-

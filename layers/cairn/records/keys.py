@@ -1,8 +1,21 @@
-"""The clinical table's key layout, in one place. Every partition key starts with the tenant."""
+"""The clinical table's key layout, in one place. Every partition key starts with the tenant.
+
+Item kinds (partition key -> sort key):
+  "<t>#<Type>#<id>"               -> "current"                 the latest version (by_type lists it)
+  "<t>#<Type>#<id>"               -> "v000000001"...           every version (vread, history)
+  "<t>#idx#<Type>#<param>#<token>" -> "<order>#<id>"           token/string/reference index entry
+  "<t>#date#<Type>#<param>"        -> "<start>#<id>"           date index entry, whole clinic
+  "<t>#date#<Type>#<param>#<token>"-> "<start>#<id>"           date index entry, one patient's
+  "<t>#counters"                   -> "<Type>"                 counters (patients per tier)
+`<token>` is a blind index token (keyed HMAC), never a value; `<order>` is the start of the type's
+clinical date (cairn.fhir.search.TIMELINE), so index entries list a patient's resources in time.
+"""
 
 from __future__ import annotations
 
 CURRENT_SK = "current"
+VERSION_PREFIX = "v"
+NO_ORDER = "0"  # sorts before every date: resources without a clinical date come first
 
 
 def resource_pk(tenant_id: str, resource_type: str, resource_id: str) -> str:
@@ -10,11 +23,25 @@ def resource_pk(tenant_id: str, resource_type: str, resource_id: str) -> str:
 
 
 def version_sk(version_id: int) -> str:
-    return f"v{version_id:09d}"
+    return f"{VERSION_PREFIX}{version_id:09d}"
 
 
 def index_pk(tenant_id: str, resource_type: str, parameter: str, token: str) -> str:
     return f"{tenant_id}#idx#{resource_type}#{parameter}#{token}"
+
+
+def date_pk(tenant_id: str, resource_type: str, parameter: str, patient_token: str | None = None) -> str:
+    base = f"{tenant_id}#date#{resource_type}#{parameter}"
+    return f"{base}#{patient_token}" if patient_token else base
+
+
+def entry_sk(order: str | None, resource_id: str) -> str:
+    """An index entry's sort key: its order (a date start, or none) then the resource id."""
+    return f"{order or NO_ORDER}#{resource_id}"
+
+
+def entry_resource_id(sk: str) -> str:
+    return sk.rsplit("#", 1)[-1]
 
 
 def type_key(tenant_id: str, resource_type: str) -> str:
@@ -23,6 +50,10 @@ def type_key(tenant_id: str, resource_type: str) -> str:
 
 def type_sort(last_updated: str, resource_id: str) -> str:
     return f"{last_updated}#{resource_id}"
+
+
+def history_sort(last_updated: str, resource_id: str, version_id: int) -> str:
+    return f"{last_updated}#{resource_id}#{version_id:09d}"
 
 
 def counter_pk(tenant_id: str) -> str:

@@ -7,11 +7,18 @@ in one place, and the service audits the refusal like any other denial.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from cairn.errors import AccessDenied
 from cairn.fhir.search import SearchQuery
-from cairn.records.repository import BaseResourceRepository, SearchPage
+from cairn.records.repository import (
+    BaseResourceRepository,
+    Change,
+    HistoryPage,
+    SearchPage,
+    StoredVersion,
+)
 from multitenant.standing import TenantStanding
 
 
@@ -44,14 +51,27 @@ class ReadOnlyRecords(BaseResourceRepository):
         self._records = records
         self._standing = standing
 
-    def add(self, resource: dict[str, Any]) -> None:  # noqa: ARG002 (every write is refused)
+    def commit(self, changes: Sequence[Change]) -> None:  # noqa: ARG002 (every write is refused)
         raise TenantReadOnly(self._standing.status.value)
 
-    def get(self, resource_type: str, resource_id: str) -> dict[str, Any] | None:
-        return self._records.get(resource_type, resource_id)
+    def current(self, resource_type: str, resource_id: str) -> StoredVersion | None:
+        return self._records.current(resource_type, resource_id)
+
+    def get_many(self, references: Sequence[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+        return self._records.get_many(references)
+
+    def version(self, resource_type: str, resource_id: str, version_id: int) -> StoredVersion | None:
+        return self._records.version(resource_type, resource_id, version_id)
+
+    def history(self, resource_type: str, resource_id: str | None, count: int,
+                cursor: str | None = None, since: str | None = None) -> HistoryPage:
+        return self._records.history(resource_type, resource_id, count, cursor, since)
 
     def search(self, query: SearchQuery) -> SearchPage:
         return self._records.search(query)
+
+    def iter_type(self, resource_type: str) -> Iterator[dict[str, Any]]:
+        return self._records.iter_type(resource_type)
 
 
 def guard_writes(records: BaseResourceRepository, standing: TenantStanding | None) -> BaseResourceRepository:

@@ -31,13 +31,25 @@ class ResourcesByType(GlobalSecondaryIndex["ClinicalItem"]):
     type_sort = UnicodeAttribute(range_key=True)  # "<lastUpdated>#<id>"
 
 
+class VersionsByType(GlobalSecondaryIndex["ClinicalItem"]):
+    """Every version of one resource type in one tenant, by time of change (type history)."""
+
+    class Meta:
+        index_name = "history_by_type"
+        projection = KeysOnlyProjection()
+
+    history_key = UnicodeAttribute(hash_key=True)  # "<tenant>#<ResourceType>"
+    history_sort = UnicodeAttribute(range_key=True)  # "<lastUpdated>#<id>#<version>"
+
+
 class ClinicalItem(Model):
     """One item of the clinical table.
 
     Item kinds, by sort key:
       - "current": the latest version of a resource (pk "<tenant>#<Type>#<id>")
       - "v<000000001>": every version ever written (history, vread)
-      - "<id>" under pk "<tenant>#idx#<Type>#<param>#<blind token>": a search index entry
+      - "<order>#<id>" under "<tenant>#idx#..." or "<tenant>#date#...": search index entries
+        (cairn.records.keys)
       - "data-key#<n>" under pk "<tenant>#keyring": the tenant's wrapped data keys
     """
 
@@ -56,7 +68,10 @@ class ClinicalItem(Model):
     wrapped_key = UnicodeAttribute(null=True)  # keyring items: KMS-wrapped data key (base64)
     type_key = UnicodeAttribute(null=True)
     type_sort = UnicodeAttribute(null=True)
+    history_key = UnicodeAttribute(null=True)
+    history_sort = UnicodeAttribute(null=True)
     by_type = ResourcesByType()
+    history_by_type = VersionsByType()
 
 
 class AuditByDay(GlobalSecondaryIndex["AuditItem"]):

@@ -13,7 +13,7 @@ import pytest
 from cairn.crypto.cache import DataKeyCache
 from cairn.crypto.keyring import KmsKeyring, keyring_pk
 from cairn.errors import PatientNotFound, ResourceExists
-from cairn.fhir.search import parse_search
+from cairn.fhir.search import index_values, parse_search
 from cairn.records.dynamodb import DynamoResourceRepository
 from cairn.runtime import ClinicalRuntime
 from cairn.store.models import ClinicalItem
@@ -27,22 +27,24 @@ def patient(seed: int, **changes: Any) -> dict[str, Any]:
 
 
 def search(cloud: Cloud, tenant: str = "acme", **params: str) -> list[str]:
-    page = cloud.runtime.patients(caller(tenant=tenant)).search_patients(
+    page = cloud.runtime.records(caller(tenant=tenant)).search(
         parse_search("Patient", {name: [value] for name, value in params.items()})
     )
     return [resource["id"] for resource in page.resources]
 
 
 def test_created_patient_reads_back_as_stored(cloud):
-    service = cloud.runtime.patients(caller())
-    created = service.register_patient(patient(1))
-    assert service.read_patient(created["id"]) == created
+    service = cloud.runtime.records(caller())
+    created = service.create("Patient", patient(1)).resource
+    assert service.read("Patient", created["id"]) == created
     assert {k: v for k, v in created.items() if k not in ("id", "meta")} == patient(1)
 
 
 def test_create_writes_version_current_and_one_index_item_per_token(cloud):
-    created = cloud.runtime.patients(caller()).register_patient(
-        patient(1, identifier=[{"system": "urn:mrn", "value": "M-1"}])
+    created = (
+        cloud.runtime.records(caller())
+        .create("Patient", patient(1, identifier=[{"system": "urn:mrn", "value": "M-1"}]))
+        .resource
     )
     items = [ClinicalItem.from_raw_data(raw) for raw in cloud.scan(CLINICAL_TABLE)]
     resource_items = {i.sk: i for i in items if i.pk == f"acme#Patient#{created['id']}"}
@@ -51,38 +53,41 @@ def test_create_writes_version_current_and_one_index_item_per_token(cloud):
     assert current.type_key == "acme#Patient"
     assert current.type_sort == f"{created['meta']['lastUpdated']}#{created['id']}"
     index_items = [i for i in items if i.pk.startswith("acme#idx#Patient#")]
-    # name: family + given; birthdate; identifier: "urn:mrn|M-1" and "M-1"
-    assert sorted(i.pk.split("#")[3] for i in index_items) == [
-        "birthdate",
-        "identifier",
-        "identifier",
-        "name",
-        "name",
-    ]
-    assert {i.sk for i in index_items} == {created["id"]}
+    # One entry per parameter and value the resource is findable by (cairn.fhir.search), each a
+    # blind token: e.g. identifier by system and value, birthdate by year, month and day.
+    expected = sorted(
+        name
+        for name, values in index_values("Patient", created).items()
+        if name not in ("_id", "_lastUpdated")
+        for _ in values
+    )
+    assert sorted(i.pk.split("#")[3] for i in index_items) == expected
+    assert expected.count("identifier") == 3  # "urn:mrn|m-1", "m-1" and "urn:mrn|"
+    assert expected.count("birthdate") == 3
+    assert {i.sk for i in index_items} == {f"0#{created['id']}"}
     assert all(item.pk.startswith("acme#") for item in items)
 
 
 def test_create_on_a_taken_id_writes_nothing_and_raises_resource_exists(cloud):
-    first = cloud.runtime.patients(caller()).import_patient(patient(1), "taken")
+    first = cloud.runtime.records(caller()).import_resource(patient(1), "taken")
     items = sorted(map(str, cloud.scan(CLINICAL_TABLE)))
     dynamodb = cloud.clients.dynamodb()
     records = DynamoResourceRepository(caller(), dynamodb, CLINICAL_TABLE, cloud.runtime.keyring)
     with pytest.raises(ResourceExists):
-        records.add({**patient(2), "id": "taken", "meta": first.patient["meta"]})
+        records.add({**patient(2), "id": "taken", "meta": first.resource["meta"]})
     assert sorted(map(str, cloud.scan(CLINICAL_TABLE))) == items
 
 
 def test_same_id_in_another_tenant_is_another_patient(cloud):
-    acme = cloud.runtime.patients(caller()).import_patient(patient(1), "shared-id")
-    globex = cloud.runtime.patients(caller(tenant="globex")).import_patient(patient(2), "shared-id")
+    acme = cloud.runtime.records(caller()).import_resource(patient(1), "shared-id")
+    globex = cloud.runtime.records(caller(tenant="globex")).import_resource(patient(2), "shared-id")
     assert (acme.created, globex.created) == (True, True)
-    assert cloud.runtime.patients(caller()).read_patient("shared-id") == acme.patient
+    assert cloud.runtime.records(caller()).read("Patient", "shared-id") == acme.resource
 
 
 def test_raw_table_holds_no_plaintext_phi(cloud):
     submitted = patient(2, identifier=[{"system": "urn:mrn", "value": "MRN-778899"}])
-    cloud.runtime.patients(caller()).register_patient(submitted)
+    cloud.runtime.records(caller()).create("Patient", submitted)
     raw = json.dumps(cloud.scan(CLINICAL_TABLE)) + json.dumps(cloud.scan(AUDIT_TABLE))
     name = submitted["name"][0]
     for secret in (
@@ -98,20 +103,22 @@ def test_raw_table_holds_no_plaintext_phi(cloud):
 
 
 def test_search_by_any_name_part_ignoring_case_and_accents(cloud):
-    service = cloud.runtime.patients(caller())
-    created = service.register_patient(patient(3, name=[{"family": "García Márquez", "given": ["José"]}]))
-    service.register_patient(patient(4, name=[{"family": "Other", "given": ["Person"]}]))
+    service = cloud.runtime.records(caller())
+    created = service.create(
+        "Patient", patient(3, name=[{"family": "García Márquez", "given": ["José"]}])
+    ).resource
+    service.create("Patient", patient(4, name=[{"family": "Other", "given": ["Person"]}]))
     for query in ("garcia marquez", "MARQUEZ", "jose", "José"):
         assert search(cloud, name=query) == [created["id"]]
     assert search(cloud, name="Garc") == []  # exact tokens only, no prefix match
 
 
 def test_search_by_birthdate_and_identifier_with_or_without_system(cloud):
-    service = cloud.runtime.patients(caller())
-    created = service.register_patient(
-        patient(5, birthDate="1971-02-03", identifier=[{"system": "urn:mrn", "value": "A-1"}])
-    )
-    service.register_patient(patient(6, birthDate="1980-01-01"))
+    service = cloud.runtime.records(caller())
+    created = service.create(
+        "Patient", patient(5, birthDate="1971-02-03", identifier=[{"system": "urn:mrn", "value": "A-1"}])
+    ).resource
+    service.create("Patient", patient(6, birthDate="1980-01-01"))
     assert search(cloud, birthdate="1971-02-03") == [created["id"]]
     assert search(cloud, identifier="urn:mrn|A-1") == [created["id"]]
     assert search(cloud, identifier="A-1") == [created["id"]]
@@ -119,40 +126,59 @@ def test_search_by_birthdate_and_identifier_with_or_without_system(cloud):
 
 
 def test_combined_parameters_intersect(cloud):
-    service = cloud.runtime.patients(caller())
-    twin_a = service.register_patient(
-        patient(7, name=[{"family": "Novak", "given": ["Ada"]}], birthDate="2001-05-05")
+    service = cloud.runtime.records(caller())
+    twin_a = service.create(
+        "Patient", patient(7, name=[{"family": "Novak", "given": ["Ada"]}], birthDate="2001-05-05")
+    ).resource
+    service.create(
+        "Patient", patient(8, name=[{"family": "Novak", "given": ["Ivo"]}], birthDate="2001-05-05")
     )
-    service.register_patient(patient(8, name=[{"family": "Novak", "given": ["Ivo"]}], birthDate="2001-05-05"))
-    service.register_patient(patient(9, name=[{"family": "Novak", "given": ["Ada"]}], birthDate="1999-09-09"))
+    service.create(
+        "Patient", patient(9, name=[{"family": "Novak", "given": ["Ada"]}], birthDate="1999-09-09")
+    )
     assert len(search(cloud, name="novak", birthdate="2001-05-05")) == 2
-    page = cloud.runtime.patients(caller()).search_patients(
+    page = cloud.runtime.records(caller()).search(
         parse_search("Patient", {"name": ["Novak", "Ada"], "birthdate": ["2001-05-05"]})
     )
     assert [p["id"] for p in page.resources] == [twin_a["id"]]
 
 
-def test_count_bounds_the_page_and_total_counts_every_match(cloud):
-    service = cloud.runtime.patients(caller())
-    for seed in range(5):
-        service.register_patient(patient(seed, name=[{"family": "Brennan"}]))
-    page = service.search_patients(parse_search("Patient", {"name": ["brennan"], "_count": ["2"]}))
-    assert (len(page.resources), page.total) == (2, 5)
+def test_count_bounds_the_page_and_the_cursor_pages_through_every_match_once(cloud):
+    service = cloud.runtime.records(caller())
+    created = {
+        service.create("Patient", patient(seed, name=[{"family": "Brennan"}])).resource["id"]
+        for seed in range(5)
+    }
+    query = parse_search("Patient", {"name": ["brennan"], "_count": ["2"]})
+    seen: list[str] = []
+    pages = 0
+    while True:
+        page = service.search(query)
+        pages += 1
+        assert len(page.resources) <= 2
+        seen += [p["id"] for p in page.resources]
+        if page.next_cursor is None:
+            break
+        # A write between pages neither repeats nor skips what was already there.
+        service.create("Patient", patient(100 + pages, name=[{"family": "Other"}]))
+        query = query.with_cursor(page.next_cursor)
+    assert sorted(seen) == sorted(created)
+    assert pages == 3
 
 
 def test_search_without_parameters_lists_the_newest_patients(cloud):
-    service = cloud.runtime.patients(caller())
-    ids = [service.register_patient(patient(seed))["id"] for seed in range(3)]
-    page = service.search_patients(parse_search("Patient", {"_count": ["2"]}))
+    service = cloud.runtime.records(caller())
+    ids = [service.create("Patient", patient(seed)).resource["id"] for seed in range(3)]
+    page = service.search(parse_search("Patient", {"_count": ["2"]}))
     assert {p["id"] for p in page.resources} <= set(ids)
     assert len(page.resources) == 2
 
 
 def test_other_tenant_cannot_read_or_find_a_patient_and_the_attempt_is_audited(cloud):
-    created = cloud.runtime.patients(caller(tenant="acme")).register_patient(patient(10))
-    intruder = cloud.runtime.patients(caller(Role.ADMIN, tenant="globex"))
+    created = cloud.runtime.records(caller(tenant="acme")).create("Patient", patient(10)).resource
+    intruder = cloud.runtime.records(caller(Role.ADMIN, tenant="globex"))
     with pytest.raises(PatientNotFound):
-        intruder.read_patient(created["id"])
+        intruder.read("Patient", created["id"])
     assert search(cloud, tenant="globex", name=created["name"][0]["family"]) == []
     reads = [e for e in cloud.audit_events("globex") if e["subtype"] == "read"]
     assert reads == [
@@ -169,9 +195,9 @@ def test_other_tenant_cannot_read_or_find_a_patient_and_the_attempt_is_audited(c
 
 
 def test_every_access_is_audited_with_parameter_names_only(cloud):
-    service = cloud.runtime.patients(caller(Role.NURSE))
-    created = service.register_patient(patient(11))
-    service.read_patient(created["id"])
+    service = cloud.runtime.records(caller(Role.NURSE))
+    created = service.create("Patient", patient(11)).resource
+    service.read("Patient", created["id"])
     family = created["name"][0]["family"]
     search(cloud, name=family, birthdate=created["birthDate"])
     events = cloud.audit_events("acme")
@@ -185,19 +211,19 @@ def test_every_access_is_audited_with_parameter_names_only(cloud):
 
 
 def test_patient_user_reading_another_patient_is_not_found_and_audited_as_denial(cloud):
-    staff = cloud.runtime.patients(caller())
-    own, other = staff.register_patient(patient(12)), staff.register_patient(patient(13))
-    portal = cloud.runtime.patients(caller(Role.PATIENT, patient_id=own["id"]))
-    assert portal.read_patient(own["id"]) == own
+    staff = cloud.runtime.records(caller())
+    own, other = staff.create("Patient", patient(12)).resource, staff.create("Patient", patient(13)).resource
+    portal = cloud.runtime.records(caller(Role.PATIENT, patient_id=own["id"]))
+    assert portal.read("Patient", own["id"]) == own
     with pytest.raises(PatientNotFound):
-        portal.read_patient(other["id"])
+        portal.read("Patient", other["id"])
     assert cloud.audit_events("acme")[-1]["outcome"] == "4"
     assert cloud.audit_events("acme")[-1]["detail"] == "access-denied"
 
 
 def test_tenant_data_key_is_created_once_and_wrapped_under_the_tenant_context(cloud):
-    cloud.runtime.patients(caller()).register_patient(patient(14))
-    cloud.runtime.patients(caller(tenant="globex")).register_patient(patient(15))
+    cloud.runtime.records(caller()).create("Patient", patient(14))
+    cloud.runtime.records(caller(tenant="globex")).create("Patient", patient(15))
     keyrings = [
         ClinicalItem.from_raw_data(i) for i in cloud.scan(CLINICAL_TABLE) if "#keyring" in i["pk"]["S"]
     ]
@@ -212,9 +238,9 @@ def test_tenant_data_key_is_created_once_and_wrapped_under_the_tenant_context(cl
 
 
 def test_fresh_process_unwraps_the_stored_key_and_reads_old_records(cloud):
-    created = cloud.runtime.patients(caller()).register_patient(patient(16))
+    created = cloud.runtime.records(caller()).create("Patient", patient(16)).resource
     fresh = ClinicalRuntime(cloud.settings, cloud.clients)  # an empty key cache, as after a cold start
-    assert fresh.patients(caller()).read_patient(created["id"]) == created
+    assert fresh.records(caller()).read("Patient", created["id"]) == created
 
 
 def test_keyring_creation_race_ends_with_one_key_for_both_writers(cloud):

@@ -19,7 +19,8 @@ from functions.fhir_api import app as api
 from multitenant import tiers
 from multitenant.context import Role
 from multitenant.tiers import Tier
-from tests.integration.clinical.support import CLINICAL_TABLE, LambdaContext, caller
+from tests.integration.clinical.support import CLINICAL_TABLE, caller
+from tests.integration.clinical.test_fhir_api import call
 
 HOST = "api.example.test"
 
@@ -38,19 +39,26 @@ def _patient(seed: int, tenant: str = "acme") -> dict[str, Any]:
 
 
 def _counted(cloud, tenant: str) -> int | None:
-    item = cloud.clients.dynamodb().get_item(TableName=CLINICAL_TABLE, Key={
-        "pk": {"S": counter_pk(tenant)}, "sk": {"S": "Patient"}}).get("Item")
+    item = (
+        cloud.clients.dynamodb()
+        .get_item(TableName=CLINICAL_TABLE, Key={"pk": {"S": counter_pk(tenant)}, "sk": {"S": "Patient"}})
+        .get("Item")
+    )
     return int(item["count"]["N"]) if item else None
 
 
 def _stored(cloud, tenant: str) -> int:
-    return sum(1 for item in cloud.scan(CLINICAL_TABLE)
-               if item["pk"]["S"].startswith(f"{tenant}#Patient#") and item["sk"]["S"] == "current")
+    return sum(
+        1
+        for item in cloud.scan(CLINICAL_TABLE)
+        if item["pk"]["S"].startswith(f"{tenant}#Patient#") and item["sk"]["S"] == "current"
+    )
 
 
 def _records(cloud, tenant: str, limit: int | None) -> DynamoResourceRepository:
-    return DynamoResourceRepository(caller(tenant=tenant), cloud.clients.dynamodb(), CLINICAL_TABLE,
-                                    cloud.runtime.keyring, limit)
+    return DynamoResourceRepository(
+        caller(tenant=tenant), cloud.clients.dynamodb(), CLINICAL_TABLE, cloud.runtime.keyring, limit
+    )
 
 
 def test_creates_count_and_the_one_past_the_limit_stores_nothing(cloud) -> None:
@@ -85,21 +93,20 @@ def test_the_api_refuses_a_patient_past_the_tiers_limit_with_a_clear_403(cloud, 
     who = caller(Role.FRONT_DESK)
 
     def create(seed: int) -> tuple[int, dict[str, Any]]:
-        authorizer = {**who.as_claims(), "principalId": who.user_id, "tenant_status": "active",
-                      "tier": "starter"}
-        event = {
-            "resource": "/fhir/R4/Patient", "path": "/fhir/R4/Patient", "httpMethod": "POST",
-            "headers": {"Content-Type": "application/fhir+json", "Accept": "application/fhir+json",
-                        "Host": HOST, "X-Forwarded-Proto": "https"},
-            "multiValueHeaders": None, "queryStringParameters": None, "multiValueQueryStringParameters": None,
-            "pathParameters": None, "stageVariables": None, "isBase64Encoded": False,
-            "body": json.dumps(demo_patient(random.Random(seed))),
-            "requestContext": {"resourcePath": "/fhir/R4/Patient", "httpMethod": "POST", "requestId": "r",
-                               "stage": "test", "path": "/test/fhir/R4/Patient", "domainName": HOST,
-                               "authorizer": authorizer},
+        authorizer = {
+            **who.as_claims(),
+            "principalId": who.user_id,
+            "tenant_status": "active",
+            "tier": "starter",
         }
-        response = api.app(event, LambdaContext())
-        return response["statusCode"], json.loads(response["body"])
+        status, _, body = call(
+            "POST",
+            "/fhir/R4/Patient",
+            None,
+            json.dumps(demo_patient(random.Random(seed))),
+            authorizer=authorizer,
+        )
+        return status, body
 
     first, _ = create(1)
     second, outcome = create(2)

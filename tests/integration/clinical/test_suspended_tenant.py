@@ -14,7 +14,8 @@ import pytest
 from devkit.demo_data import demo_patient
 from functions.fhir_api import app as api
 from multitenant.context import Role, TenantContext
-from tests.integration.clinical.support import CLINICAL_TABLE, LambdaContext, caller
+from tests.integration.clinical.support import CLINICAL_TABLE, caller
+from tests.integration.clinical.test_fhir_api import call
 
 HOST = "api.example.test"
 
@@ -27,21 +28,10 @@ def fresh_runtime(cloud) -> Iterator[None]:
 
 
 def _call(method: str, path: str, who: TenantContext, status: str, body: str | None = None,
-          path_parameters: dict[str, str] | None = None, resource: str | None = None,
           ) -> tuple[int, dict[str, Any]]:
     authorizer = {**who.as_claims(), "principalId": who.user_id, "tenant_status": status, "tier": "starter"}
-    event = {
-        "resource": resource or path, "path": path, "httpMethod": method,
-        "headers": {"Content-Type": "application/fhir+json", "Accept": "application/fhir+json", "Host": HOST,
-                    "X-Forwarded-Proto": "https"},
-        "multiValueHeaders": None, "queryStringParameters": None, "multiValueQueryStringParameters": None,
-        "pathParameters": path_parameters, "stageVariables": None, "body": body, "isBase64Encoded": False,
-        "requestContext": {"resourcePath": resource or path, "httpMethod": method, "requestId": "req-7",
-                           "stage": "test", "path": f"/test{path}", "domainName": HOST,
-                           "authorizer": authorizer},
-    }
-    response = api.app(event, LambdaContext())
-    return response["statusCode"], json.loads(response["body"])
+    code, _, answer = call(method, path, None, body, authorizer=authorizer)
+    return code, answer
 
 
 def _create(who: TenantContext, status: str, seed: int) -> tuple[int, dict[str, Any]]:
@@ -49,8 +39,7 @@ def _create(who: TenantContext, status: str, seed: int) -> tuple[int, dict[str, 
 
 
 def _read(who: TenantContext, status: str, patient_id: str) -> tuple[int, dict[str, Any]]:
-    return _call("GET", f"/fhir/R4/Patient/{patient_id}", who, status, path_parameters={"id": patient_id},
-                 resource="/fhir/R4/Patient/{id}")
+    return _call("GET", f"/fhir/R4/Patient/{patient_id}", who, status)
 
 
 def _patients_stored(cloud) -> int:

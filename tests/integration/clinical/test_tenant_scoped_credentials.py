@@ -53,11 +53,11 @@ def test_each_tenant_signs_with_its_own_session_assumed_once(scoped) -> None:
     runtime, recorder = scoped
     acme, globex = caller(tenant="acme"), caller(tenant="globex")
 
-    created = runtime.patients(acme).register_patient(demo_patient(random.Random(3)))
-    assert runtime.patients(acme).read_patient(created["id"])["id"] == created["id"]
+    created = runtime.records(acme).create("Patient", demo_patient(random.Random(3))).resource
+    assert runtime.records(acme).read("Patient", created["id"])["id"] == created["id"]
     with pytest.raises(PatientNotFound):
-        runtime.patients(globex).read_patient(created["id"])
-    runtime.patients(acme)  # building services again assumes nothing more
+        runtime.records(globex).read("Patient", created["id"])
+    runtime.records(acme)  # building services again assumes nothing more
     runtime.audit_trail(globex)
 
     assert runtime.tenant_scoped
@@ -74,8 +74,8 @@ def test_the_tenants_data_is_readable_only_through_its_own_keyring(scoped, cloud
     runtime, _ = scoped
     acme = caller(tenant="acme")
 
-    created = runtime.patients(acme).register_patient(demo_patient(random.Random(4)))
+    created = runtime.records(acme).create("Patient", demo_patient(random.Random(4))).resource
 
     # the process-credential runtime reads it too: the same data, the same data key
-    assert cloud.runtime.patients(acme).read_patient(created["id"]) == created
+    assert cloud.runtime.records(acme).read("Patient", created["id"]) == created
     assert runtime.keyring_for(acme).data_key("acme") == cloud.runtime.keyring.data_key("acme")
