@@ -202,7 +202,7 @@ FUNCTIONS: tuple[FunctionDeclaration, ...] = (
         description="the FHIR R4 clinical API (Chalice)",
         # audit: serves AuditEvent reads; documents: presigns DocumentReference content.
         uses={"clinical": Access.READ_WRITE, "audit": Access.READ_APPEND, "data": Access.ENCRYPT_DECRYPT,
-              "documents": Access.READ_WRITE},
+              "documents": Access.READ_WRITE, "bulk-export": Access.START},
     ),
     FunctionDeclaration(
         name="bundle-import", source="bundle_import", handler="handler.handler",

@@ -23,6 +23,7 @@ from chalice import Response
 
 from cairn import notes
 from cairn.break_glass import BreakGlass
+from cairn.bulk_export import ExportLevel, ExportRequest
 from cairn.clock import utc_now
 from cairn.errors import CairnError, MalformedRequest
 from cairn.fhir import rest
@@ -208,6 +209,8 @@ def type_operation(type: str, id: str) -> rest.FhirResponse:
 
 
 def _type_operation(resource_type: str, operation: str) -> rest.FhirResponse:
+    if (resource_type, operation) == ("Patient", "$export"):
+        return _kickoff(ExportLevel.PATIENT, None)
     if (resource_type, operation, app.current_request.method) == ("Composition", "$draft", "POST"):
         request = notes.parse_draft_parameters(body())
         note = notes.draft_note(
@@ -282,6 +285,10 @@ def instance_operation(type: str, id: str, operation: str) -> rest.FhirResponse:
     method = app.current_request.method
     if (type, operation) == ("Patient", "$everything"):
         return rest.collection(service_base(), records().everything(id))
+    if (type, operation) == ("Patient", "$export"):
+        return _kickoff(ExportLevel.ONE_PATIENT, id)
+    if (type, operation) == ("Group", "$export"):
+        return _kickoff(ExportLevel.GROUP, id)
     if (type, operation, method) == ("Composition", "$sign", "POST"):
         if app.current_request.raw_body:
             notes.parse_sign_parameters(body())
@@ -304,6 +311,52 @@ def instance_operation(type: str, id: str, operation: str) -> rest.FhirResponse:
     raise MalformedRequest(
         f"{type}/[id]/{operation} is not an operation Cairn serves; "
         "see the CapabilityStatement at /fhir/R4/metadata"
+    )
+
+
+@app.route(f"{rest.BASE_PATH}/$export", methods=["GET", "POST"], content_types=rest.ACCEPTED_BODY_TYPES)
+@fhir
+def system_export() -> rest.FhirResponse:
+    """FHIR Bulk Data: every resource of the clinic, asynchronously (202 + a status URL)."""
+    return _kickoff(ExportLevel.SYSTEM, None)
+
+
+def _kickoff(level: ExportLevel, subject_id: str | None) -> rest.FhirResponse:
+    service = records()
+    service.authorize_export(level.value, subject_id)
+    export = ExportRequest.parse(level, query_params(), subject_id)
+    request_url = f"{service_base()}{app.current_request.path}"
+    job = runtime().bulk_exports(service.context).start(export, request_url)
+    status_url = f"{service_base()}{rest.BASE_PATH}/$export-status/{job.job_id}"
+    return rest.FhirResponse(
+        202,
+        rest.operation_outcome_info("the export has started; poll Content-Location"),
+        {"Content-Location": status_url},
+    )
+
+
+@app.route(
+    f"{rest.BASE_PATH}/$export-status/{{job}}",
+    methods=["GET", "DELETE"],
+    content_types=rest.ACCEPTED_BODY_TYPES,
+)
+@fhir
+def export_status(job: str) -> rest.FhirResponse:
+    """A bulk export's progress (202 + X-Progress), manifest (200) or errors (500); DELETE cancels."""
+    service = records()
+    exports = runtime().bulk_exports(service.context)
+    if app.current_request.method == "DELETE":
+        exports.cancel(job)
+        return rest.FhirResponse(202, rest.operation_outcome_info("the export was cancelled"), {})
+    status = exports.status(job)
+    if status.manifest is not None:
+        return rest.FhirResponse(200, status.manifest, {"Expires": "3600"})
+    if status.job.status.value == "error":
+        return rest.FhirResponse(500, status.operation_outcome, {})
+    return rest.FhirResponse(
+        202,
+        rest.operation_outcome_info(status.job.progress),
+        {"X-Progress": status.job.progress, "Retry-After": "5"},
     )
 
 

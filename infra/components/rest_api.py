@@ -32,7 +32,16 @@ from multitenant.usage_keys import usage_plan_name as tier_usage_plan_name
 # JSON bodies on routes under this prefix are FHIR resources: API Gateway rejects anything that
 # is not an object with a resourceType before it reaches (and is billed to) the function.
 FHIR_PATH_PREFIX = "/fhir/"
-BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
+def takes_fhir_resource(path: str, method: str) -> bool:
+    """Whether a route's JSON body is a FHIR resource: a create (POST [type]), an update (PUT),
+    or a batch/transaction Bundle (POST [base]). Not a JSON Patch (an array), a search form, or
+    an operation's optional Parameters."""
+    if not path.startswith(FHIR_PATH_PREFIX):
+        return False
+    last = path.rstrip("/").rsplit("/", 1)[-1]
+    return method == "PUT" or (method == "POST" and last in ("R4", "{type}"))
 FHIR_RESOURCE_SCHEMA = apigw.JsonSchema(
     schema=apigw.JsonSchemaVersion.DRAFT4,
     title="FhirResource",
@@ -197,7 +206,7 @@ class ChaliceRestApi(Construct):
             resource = self.api.root.resource_for_path(route.path) if route.path != "/" else self.api.root
             parameters = {f"method.request.path.{p}": True for p in _PATH_PARAMETER.findall(route.path)}
             models = None
-            if route.method in BODY_METHODS and route.path.startswith(FHIR_PATH_PREFIX):
+            if takes_fhir_resource(route.path, route.method):
                 models = {kind: resource_model for kind in route.content_types if kind.endswith("json")}
             method = resource.add_method(
                 route.method,

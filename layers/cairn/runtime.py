@@ -9,8 +9,9 @@ from cairn.audit.fhir_view import AuditEventReader
 from cairn.audit.trail import DynamoAuditTrail
 from cairn.aws import AwsClients, AwsSettings
 from cairn.break_glass import BreakGlass, DynamoBreakGlassLedger
+from cairn.bulk_export import BulkExportService, DynamoExportJobs, S3ExportFiles, StepFunctionsExportLauncher
 from cairn.clock import Clock, utc_now
-from cairn.config import DataSettings
+from cairn.config import BULK_EXPORT_STATE_MACHINE_ARN, DataSettings
 from cairn.crypto.cache import DataKeyCache
 from cairn.crypto.keyring import KmsKeyring
 from cairn.documents import DocumentContent
@@ -37,8 +38,10 @@ class ClinicalRuntime:
         clients: AwsClients,
         clock: Clock = utc_now,
         tenant_clients: TenantClients | None = None,
+        environ: Mapping[str, str] | None = None,
     ) -> None:
         self.settings = settings
+        self._environ = dict(environ or {})  # optional settings of single features (bulk export)
         self.clients = clients
         self._clock = clock
         self._data_keys = DataKeyCache()  # keyed by table, KMS key and tenant: safe to share
@@ -54,7 +57,9 @@ class ClinicalRuntime:
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> ClinicalRuntime:
         """Validate the environment (ConfigurationError names what is missing) and build."""
-        return cls(DataSettings.from_environ(environ), AwsClients(AwsSettings.from_environ(environ)))
+        return cls(
+            DataSettings.from_environ(environ), AwsClients(AwsSettings.from_environ(environ)), environ=environ
+        )
 
     @property
     def tenant_scoped(self) -> bool:
@@ -73,8 +78,13 @@ class ClinicalRuntime:
         if self._tenant_clients is None:
             return self.keyring
         clients = self.clients_for(context)
-        return KmsKeyring(clients.dynamodb(), clients.kms(), self.settings.clinical_table,
-                          self.settings.data_key_id, self._data_keys)
+        return KmsKeyring(
+            clients.dynamodb(),
+            clients.kms(),
+            self.settings.clinical_table,
+            self.settings.data_key_id,
+            self._data_keys,
+        )
 
     def audit_trail(self, context: TenantContext) -> DynamoAuditTrail:
         """The audit trail of one verified caller."""
@@ -87,34 +97,70 @@ class ClinicalRuntime:
         suspended tenant's records read-only and holds its patients to the tier's limit."""
         patient_limit = standing.limits.patients if standing else None
         repository = DynamoResourceRepository(
-            context, self.clients_for(context).dynamodb(), self.settings.clinical_table,
-            self.keyring_for(context), patient_limit,
+            context,
+            self.clients_for(context).dynamodb(),
+            self.settings.clinical_table,
+            self.keyring_for(context),
+            patient_limit,
         )
-        return RecordService(context, guard_writes(repository, standing), self.audit_trail(context),
-                             self._clock, grants=self.break_glass_ledger(context), guards=WRITE_GUARDS)
+        return RecordService(
+            context,
+            guard_writes(repository, standing),
+            self.audit_trail(context),
+            self._clock,
+            grants=self.break_glass_ledger(context),
+            guards=WRITE_GUARDS,
+        )
 
     def audit_events(self, context: TenantContext) -> AuditEventReader:
         """The audit trail of the caller's tenant, read as FHIR AuditEvents."""
-        return AuditEventReader(context, self.clients_for(context).dynamodb(), self.settings.audit_table,
-                                self._clock)
+        return AuditEventReader(
+            context, self.clients_for(context).dynamodb(), self.settings.audit_table, self._clock
+        )
 
     def documents(self, context: TenantContext) -> DocumentContent:
         """Presigned access to the caller's DocumentReference content in the documents bucket."""
         if not self.settings.documents_bucket:
             raise ConfigurationError("CAIRN_DOCUMENTS_BUCKET is not set: document content is unavailable")
-        return DocumentContent(context, self.clients_for(context).s3(), self.settings.documents_bucket,
-                               clock=self._clock)
+        return DocumentContent(
+            context, self.clients_for(context).s3(), self.settings.documents_bucket, clock=self._clock
+        )
+
+    def bulk_exports(self, context: TenantContext) -> BulkExportService:
+        """Kickoff, status and cancel of the caller's bulk exports. Jobs are read and written
+        with the caller's (tenant-scoped) clients; downloads are presigned with the function's own
+        S3 client, so a manifest's URLs outlive a short tenant session."""
+        arn = self._environ.get(BULK_EXPORT_STATE_MACHINE_ARN, "").strip()
+        if not arn or not self.settings.documents_bucket:
+            raise ConfigurationError(
+                f"{BULK_EXPORT_STATE_MACHINE_ARN} and the documents bucket are needed for bulk export"
+            )
+        jobs = DynamoExportJobs(context, self.clients_for(context).dynamodb(), self.settings.clinical_table)
+        return BulkExportService(
+            context,
+            jobs,
+            StepFunctionsExportLauncher(self.clients.stepfunctions(), arn),
+            S3ExportFiles(self.clients.s3(), self.settings.documents_bucket),
+            self._clock,
+        )
 
     def break_glass_ledger(self, context: TenantContext) -> DynamoBreakGlassLedger:
         """The break-glass grants of the caller's tenant."""
-        return DynamoBreakGlassLedger(context, self.clients_for(context).dynamodb(),
-                                      self.settings.clinical_table, self.keyring_for(context))
+        return DynamoBreakGlassLedger(
+            context,
+            self.clients_for(context).dynamodb(),
+            self.settings.clinical_table,
+            self.keyring_for(context),
+        )
 
     def break_glass(self, context: TenantContext) -> BreakGlass:
         """Break-glass and its report, for one verified caller."""
         records = DynamoResourceRepository(
-            context, self.clients_for(context).dynamodb(), self.settings.clinical_table,
+            context,
+            self.clients_for(context).dynamodb(),
+            self.settings.clinical_table,
             self.keyring_for(context),
         )
-        return BreakGlass(context, self.break_glass_ledger(context), records,
-                          self.audit_trail(context), self._clock)
+        return BreakGlass(
+            context, self.break_glass_ledger(context), records, self.audit_trail(context), self._clock
+        )

@@ -4,10 +4,12 @@ except the declared public paths."""
 from __future__ import annotations
 
 import importlib
+import re
 
 import pytest
 from aws_cdk.assertions import Match
 
+from infra.components.rest_api import takes_fhir_resource
 from infra.declarations import APIS, USER_POOLS, environment_names, function
 
 pytestmark = pytest.mark.infra
@@ -106,12 +108,14 @@ def test_path_parameters_are_required_and_fhir_bodies_are_validated(synthesis):
         for method in _methods(synthesis, api).values():
             properties = method["Properties"]
             path = paths[properties["ResourceId"]["Ref"]]
-            for parameter in ("id", "username"):
-                if f"{{{parameter}}}" in path:
-                    assert properties["RequestParameters"] == {f"method.request.path.{parameter}": True}
-            if properties["HttpMethod"] == "POST" and path.startswith("/fhir/"):
-                expected = _content_types(api, path, "POST")
+            required = {f"method.request.path.{p}": True for p in re.findall(r"\{(\w+)\}", path)}
+            assert properties.get("RequestParameters", {}) == required
+            method_name = properties["HttpMethod"]
+            if takes_fhir_resource(path, method_name):
+                expected = [kind for kind in _content_types(api, path, method_name) if kind.endswith("json")]
                 assert set(properties["RequestModels"]) == set(expected)
+            else:
+                assert "RequestModels" not in properties, (method_name, path)
 
 
 def _content_types(api, path: str, method: str) -> list[str]:

@@ -76,11 +76,13 @@ def test_dynamodb_statements_allow_only_leading_keys_of_the_tenant() -> None:
     assert not _string_like(pattern, "demo#Patient#p1")
 
 
-def test_the_audit_trail_may_only_be_appended_to() -> None:
+def test_the_audit_trail_may_only_be_appended_to_and_queried() -> None:
     audit = _statement(session_policy("demo-clinic", SCOPE), "AuditEventsOfTheTenant")
 
-    assert audit["Action"] == ["dynamodb:PutItem"]
-    assert audit["Resource"] == ["arn:aws:dynamodb:*:*:table/cairn-dev-audit"]
+    # Queries serve AuditEvent reads; nothing may update or delete an event.
+    assert audit["Action"] == ["dynamodb:PutItem", "dynamodb:Query"]
+    assert audit["Resource"] == ["arn:aws:dynamodb:*:*:table/cairn-dev-audit",
+                                 "arn:aws:dynamodb:*:*:table/cairn-dev-audit/index/*"]
 
 
 def test_no_statement_allows_a_scan_which_names_no_partition_key() -> None:

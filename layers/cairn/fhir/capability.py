@@ -62,8 +62,18 @@ INTERACTION_ORDER = tuple(dict.fromkeys(TYPE_INTERACTIONS.values()))  # FHIR's o
 # What a read-only type (served from the audit trail) answers of the type routes.
 READ_ONLY_INTERACTIONS = frozenset({"read", "search-type"})
 # FHIR operations Cairn serves, by resource type ("" for the system level): name -> definition.
+BULK_EXPORT = "http://hl7.org/fhir/uv/bulkdata/OperationDefinition"
+CAIRN_OPERATION = "https://cairn.health/fhir/OperationDefinition"
 OPERATIONS: Mapping[str, Mapping[str, str]] = {
-    "Patient": {"everything": "http://hl7.org/fhir/OperationDefinition/Patient-everything"},
+    "": {"export": f"{BULK_EXPORT}/export"},
+    "Patient": {"everything": "http://hl7.org/fhir/OperationDefinition/Patient-everything",
+                "export": f"{BULK_EXPORT}/patient-export"},
+    "Group": {"export": f"{BULK_EXPORT}/group-export"},
+    "Composition": {"draft": f"{CAIRN_OPERATION}/Composition-draft",
+                    "sign": f"{CAIRN_OPERATION}/Composition-sign",
+                    "amend": f"{CAIRN_OPERATION}/Composition-amend"},
+    "DocumentReference": {"content": f"{CAIRN_OPERATION}/DocumentReference-content",
+                          "upload": f"{CAIRN_OPERATION}/DocumentReference-upload"},
 }
 CAPABILITY_NOTES = (
     "Versioned: every create, update, patch and delete keeps a version (vread, _history); "

@@ -159,6 +159,11 @@ def searchset(
     return FhirResponse(200, bundle, {})
 
 
+def operation_outcome_info(text: str) -> dict[str, Any]:
+    """An informational OperationOutcome (e.g. the body of a 202)."""
+    return operation_outcome([issue("informational", text, severity="information")])
+
+
 def upload_parameters(upload: Mapping[str, Any]) -> dict[str, Any]:
     """A presigned upload (cairn.documents) as a FHIR Parameters resource."""
     headers = [

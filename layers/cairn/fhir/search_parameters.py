@@ -570,6 +570,8 @@ DECLARED: Mapping[str, list[SearchParameter]] = {
         _status("Composition"),
         date("date", "clinical-date", "When it was edited", "date"),
         reference("author", "Composition-author", "An author", "author", (*PEOPLE, "Device")),
+        reference("related-ref", "Composition-related-ref", "A note it amends (replaces or appends to)",
+                  "relatesTo.targetReference", ("Composition",)),
     ],
     "Provenance": [
         reference("target", "Provenance-target", "A resource it describes", "target", ANY_TYPE),

@@ -487,6 +487,21 @@ class RecordService:
             AuditAction.READ, "download", DOCUMENT_REFERENCE, document_id, f"content={index}", download
         )
 
+    def authorize_export(self, level: str, subject_id: str | None) -> None:
+        """May the caller start this export? A single patient's record (the EHI export): X on
+        Patient and the Patient readable (a patient user: their own); anything wider (the
+        clinic, all its patients, a Group): X on Group. Refusals are audited."""
+
+        def authorize() -> None:
+            if level == "one-patient" and subject_id is not None:
+                permissions.require(self.context, PATIENT, Action.EXPORT)
+                self.read(PATIENT, subject_id)
+            else:
+                permissions.require(self.context, resource_types.GROUP, Action.EXPORT)
+
+        self._audited(AuditAction.EXECUTE, "export-kickoff", PATIENT if subject_id else "Group", subject_id,
+                      level, authorize)
+
     # -------------------------------------------------------- shared for bundles
 
     def prepare_create(
