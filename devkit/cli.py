@@ -5,6 +5,9 @@
   cairn seed --stage S      seed the demo clinics into stage S deployed by the CDK app
   cairn token --stage S     print an ID token of a demo user of deployed stage S
   cairn tenant ...          create, list, show, suspend, reactivate tenants (docs/tenancy.md)
+  cairn import --tenant T PATH...
+                            import FHIR Bundle files (or directories of them) into a clinic, through
+                            the bundle-import workflow of `cairn dev` (or --stage); --direct: in-process
 
 With --stage, AWS_ENDPOINT_URL picks the emulator the stage was deployed into (LocalStack);
 without it the commands talk to AWS with your own credentials.
@@ -25,7 +28,7 @@ from types import FrameType
 from botocore.exceptions import BotoCoreError, ClientError
 
 from cairn.errors import CairnError
-from devkit import seed, tenants
+from devkit import importer, seed, tenants
 from devkit.deployment import Deployment, state_dir
 from devkit.discovery import DiscoveryError, discover, stage_clients
 from devkit.emulator import PortInUse
@@ -53,6 +56,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return seed_stage(args.stage)
     if args.command == "tenant":
         return tenant_command(args)
+    if args.command == "import":
+        return import_command(args)
     parser.print_help()
     return 2
 
@@ -77,7 +82,36 @@ def _parser() -> argparse.ArgumentParser:
                      "works against LocalStack and against AWS (e.g. --stage dev)")
     seed_command.add_argument("--stage", required=True, help=STAGE_HELP)
     tenants.add_parser(commands, state_help, STAGE_HELP)
+    imports = commands.add_parser(
+        "import", help="import FHIR Bundles (files or directories of *.json) into a clinic, with a progress "
+                       "bar and a report; exit code 1 if a file failed or an entry was rejected")
+    imports.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="Bundle file or directory")
+    imports.add_argument("--tenant", required=True, help="the clinic to import into (tenant id)")
+    imports.add_argument("--stage", help=STAGE_HELP + "; default: the `cairn dev` stack in --state-dir")
+    imports.add_argument("--state-dir", help=state_help)
+    imports.add_argument("--direct", action="store_true",
+                         help="import in this process through the record service against the `cairn dev` "
+                              "emulator, without the workflow (faster; for benchmarks)")
+    imports.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for the imports")
     return parser
+
+
+def import_command(args: argparse.Namespace) -> int:
+    """`cairn import` against `cairn dev` (or --stage); refusals say what to fix."""
+    try:
+        if args.stage:
+            clients = stage_clients(os.environ)
+            deployment = discover(clients, args.stage)
+        else:
+            deployment = Deployment.read(state_dir(args.state_dir))
+            clients = importer.clients_for(deployment)
+        return importer.run_import(deployment, clients, args.tenant, args.paths, direct=args.direct,
+                                   timeout_seconds=args.timeout)
+    except (FileNotFoundError, DiscoveryError, importer.BundleFileError, CairnError, TimeoutError) as exc:
+        print(f"cairn import: {exc}", file=sys.stderr)
+    except (BotoCoreError, ClientError) as exc:  # unreachable emulator, no or refused credentials
+        print(f"cairn import: {exc}", file=sys.stderr)
+    return 1
 
 
 def tenant_command(args: argparse.Namespace) -> int:
