@@ -29,3 +29,13 @@ def synthea_bundles(shared_fixtures: Path) -> list[dict[str, Any]]:
     """The Synthea transaction Bundles from ../shared/fixtures/synthea."""
     paths = sorted((shared_fixtures / "synthea").glob("*.json"))
     return [json.loads(path.read_text(encoding="utf-8")) for path in paths]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _dynamodb_transactions_at_table_independent_cost() -> Any:
+    """moto's transactions copy whole tables to roll back; the embedded runtime patches that
+    (devkit.dynamodb_transactions) and so do the tests that run moto in this process."""
+    from devkit import dynamodb_transactions
+
+    with dynamodb_transactions.installed():
+        yield

@@ -207,6 +207,8 @@ def test_routes_are_declared_explicitly_for_the_cdk_app_and_the_local_front():
     assert {path: sorted(methods) for path, methods in api.app.routes.items()} == {
         "/fhir/R4/metadata": ["GET"],
         "/fhir/R4": ["POST"],
+        "/fhir/R4/$export": ["GET", "POST"],
+        "/fhir/R4/$export-status/{job}": ["DELETE", "GET"],
         "/fhir/R4/{type}": ["GET", "POST"],
         "/fhir/R4/{type}/_search": ["POST"],
         "/fhir/R4/{type}/_history": ["GET"],
