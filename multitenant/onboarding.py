@@ -132,6 +132,14 @@ class BaseTenantSettings(abc.ABC):
         """Delete the tenant's settings if present."""
 
 
+class BaseNoteTemplates(abc.ABC):
+    """The clinical note templates a new clinic starts with (cairn.note_templates)."""
+
+    @abc.abstractmethod
+    def install(self, tenant_id: str) -> None:
+        """Create the default templates the tenant does not have yet (idempotent)."""
+
+
 class BaseTenantUsageKeys(abc.ABC):
     """The tenant's API Gateway API key (value multitenant.usage_keys.usage_identifier_key), in
     its tier's usage plan on every tenant-facing API: without it no authorized call gets through."""
@@ -159,12 +167,14 @@ class TenantOnboarding:
         settings: BaseTenantSettings,
         audit_trail: AuditTrails,
         usage_keys: BaseTenantUsageKeys,
+        note_templates: BaseNoteTemplates,
         clock: Clock = utc_now,
     ) -> None:
         self._registry = registry
         self._encryption = encryption
         self._identity = identity
         self._settings = settings
+        self._note_templates = note_templates
         self._audit_trail = audit_trail
         self._usage_keys = usage_keys
         self._clock = clock
@@ -206,6 +216,7 @@ class TenantOnboarding:
     def write_default_settings(self, request: OnboardingRequest) -> None:
         self._require_own(request)
         self._settings.put_defaults(request.tenant_id, DEFAULT_SETTINGS)
+        self._note_templates.install(request.tenant_id)  # SOAP, annual wellness visit, ...
 
     def issue_usage_key(self, request: OnboardingRequest) -> None:
         """The tenant's API key, in its registered tier's usage plans."""

@@ -17,10 +17,15 @@ from cairn.clock import Clock, utc_now
 from cairn.config import require
 from cairn.crypto.cache import DataKeyCache
 from cairn.crypto.keyring import CURRENT_KEY_SK, KmsKeyring, keyring_pk
+from cairn.note_records import NoteRecords
+from cairn.notes import install_default_templates
+from cairn.records.dynamodb import DynamoResourceRepository
+from cairn.records.service import RecordService
 from cairn.store.models import ClinicalItem
 from multitenant.context import Role, TenantContext
 from multitenant.errors import AdminEmailInUse, TenantAlreadyExists
 from multitenant.onboarding import (
+    BaseNoteTemplates,
     BaseTenantEncryption,
     BaseTenantIdentity,
     BaseTenantSettings,
@@ -142,6 +147,25 @@ class DynamoTenantSettings(BaseTenantSettings):
         return settings
 
 
+class RecordNoteTemplates(BaseNoteTemplates):
+    """Installs the default note templates as the tenant's Questionnaires, through the record
+    service (validated, versioned, audited) as Cairn itself (a system context)."""
+
+    def __init__(self, dynamodb: Any, keyring: KmsKeyring, clinical_table: str, audit_table: str,
+                 clock: Clock = utc_now) -> None:
+        self._dynamodb = dynamodb
+        self._keyring = keyring
+        self._clinical_table = clinical_table
+        self._audit_table = audit_table
+        self._clock = clock
+
+    def install(self, tenant_id: str) -> None:
+        context = TenantContext.system(tenant_id, "tenant-onboarding")
+        records = DynamoResourceRepository(context, self._dynamodb, self._clinical_table, self._keyring)
+        audit = DynamoAuditTrail(context, self._dynamodb, self._audit_table, self._clock)
+        install_default_templates(NoteRecords(RecordService(context, records, audit, self._clock)))
+
+
 class NoUsagePlans(RuntimeError):
     """The stage has no usage plan for the tier: its APIs are not deployed (or not named as
     multitenant/usage_keys.py says), and a tenant without one could call nothing."""
@@ -235,6 +259,8 @@ def build_onboarding(
     def audit_trail(context: TenantContext) -> DynamoAuditTrail:
         return DynamoAuditTrail(context, dynamodb, settings.audit_table, clock)
 
+    keyring = KmsKeyring(dynamodb, clients.kms(), settings.clinical_table, settings.data_key_id,
+                         DataKeyCache())
     return TenantOnboarding(
         registry=DynamoTenantRegistry(dynamodb, settings.tenant_table),
         encryption=KeyringEncryption(dynamodb, clients.kms(), settings.clinical_table, settings.data_key_id),
@@ -242,6 +268,8 @@ def build_onboarding(
         settings=DynamoTenantSettings(dynamodb, settings.clinical_table),
         audit_trail=audit_trail,
         usage_keys=ApiGatewayUsageKeys(clients.client("apigateway"), settings.stage),
+        note_templates=RecordNoteTemplates(dynamodb, keyring, settings.clinical_table, settings.audit_table,
+                                           clock),
         clock=clock,
     )
 

@@ -15,6 +15,7 @@ import pytest
 
 from cairn.aws import AwsClients
 from cairn.crypto.keyring import CURRENT_KEY_SK, keyring_pk
+from cairn.note_templates import DEFAULT_TEMPLATES
 from devkit import cli, seed
 from devkit.deployment import Deployment
 from devkit.tenants import TenantOperations
@@ -118,11 +119,21 @@ def test_onboarding_makes_an_active_tenant_with_key_group_admin_and_settings(
     assert group_name("riverbend") in _groups(clients, deployment)
     assert _user_tenant(clients, deployment, "admin@riverbend.example") == "riverbend"
     assert _settings(clients, deployment, "riverbend") == dict(DEFAULT_SETTINGS)
+    # The default note templates (SOAP, annual wellness visit, ...), as the clinic's Questionnaires.
+    assert _questionnaires(clients, deployment, "riverbend") == len(DEFAULT_TEMPLATES)
     # Its API key: the value the authorizer names, in the practice plan of each tenant-facing API.
     (key,) = _keys_named(clients, "riverbend")
     assert key["value"] == usage_identifier_key("riverbend") == "cairn-tenant-usage-riverbend"
     assert key["enabled"]
     assert _plans_holding(clients, key["id"]) == _tenant_facing_plans(deployment, Tier.PRACTICE)
+
+
+def _questionnaires(clients: AwsClients, deployment: Deployment, tenant: str) -> int:
+    response = clients.dynamodb().query(
+        TableName=deployment.tables["clinical"], IndexName="by_type", Select="COUNT",
+        KeyConditionExpression="type_key = :key",
+        ExpressionAttributeValues={":key": {"S": f"{tenant}#Questionnaire"}})
+    return int(response["Count"])
 
 
 def test_rerunning_the_same_request_gives_the_same_tenant_and_duplicates_nothing(
@@ -138,6 +149,7 @@ def test_rerunning_the_same_request_gives_the_same_tenant_and_duplicates_nothing
     assert first["status"] == again["status"] == "SUCCEEDED", again
     assert json.loads(again["output"]) == json.loads(first["output"])
     assert [t.tenant_id for t in registry.list()].count("lakeside") == 1
+    assert _questionnaires(clients, deployment, "lakeside") == len(DEFAULT_TEMPLATES)
     (key,) = _keys_named(clients, "lakeside")  # one key, reused by the re-run
     assert _plans_holding(clients, key["id"]) == _tenant_facing_plans(deployment, Tier.PRACTICE)
     assert clients.dynamodb().get_item(TableName=deployment.tables["clinical"], Key={

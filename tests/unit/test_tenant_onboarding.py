@@ -14,6 +14,7 @@ from multitenant.errors import AdminEmailInUse, InvalidOnboardingRequest, Tenant
 from multitenant.lifecycle import TenantStatus
 from multitenant.onboarding import (
     DEFAULT_SETTINGS,
+    BaseNoteTemplates,
     BaseTenantEncryption,
     BaseTenantIdentity,
     BaseTenantSettings,
@@ -80,6 +81,15 @@ class FakeUsageKeys(BaseTenantUsageKeys):
         self.keys.pop(tenant_id, None)
 
 
+class FakeNoteTemplates(BaseNoteTemplates):
+    def __init__(self) -> None:
+        self.installed: list[str] = []
+
+    def install(self, tenant_id: str) -> None:
+        if tenant_id not in self.installed:
+            self.installed.append(tenant_id)
+
+
 class World:
     def __init__(self) -> None:
         self.registry = InMemoryTenantRegistry()
@@ -87,9 +97,11 @@ class World:
         self.identity = FakeIdentity()
         self.settings = FakeSettings()
         self.usage_keys = FakeUsageKeys()
+        self.note_templates = FakeNoteTemplates()
         self.events: list[tuple[TenantContext, AuditEvent]] = []
         self.steps = TenantOnboarding(self.registry, self.encryption, self.identity, self.settings,
-                                      lambda context: FakeAuditTrail(context, self.events), self.usage_keys)
+                                      lambda context: FakeAuditTrail(context, self.events), self.usage_keys,
+                                      self.note_templates)
 
     def onboard(self, request: OnboardingRequest) -> None:
         for step in (self.steps.register, self.steps.provision_encryption, self.steps.create_identity_group,
@@ -131,6 +143,7 @@ def test_all_steps_make_an_active_tenant_and_running_them_again_changes_nothing(
     assert tenant.status is TenantStatus.ACTIVE
     assert world.settings.settings["acme"] == dict(DEFAULT_SETTINGS)
     assert world.usage_keys.keys == {"acme": Tier.STARTER}
+    assert world.note_templates.installed == ["acme"]  # with the default settings, once
     assert (world.encryption.keys, world.identity.groups, world.identity.users,
             world.settings.settings, world.registry.get("acme")) == made
 
