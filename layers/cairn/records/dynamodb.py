@@ -20,7 +20,7 @@ import json
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from botocore.exceptions import ClientError
 
@@ -45,6 +45,7 @@ from cairn.store.models import ClinicalItem
 from multitenant import permissions
 from multitenant.context import TenantContext
 
+T = TypeVar("T")
 MAX_TRANSACTION_ITEMS = 100  # DynamoDB's TransactWriteItems limit
 BATCH_GET_LIMIT = 100
 BATCH_GET_ATTEMPTS = 5
@@ -348,7 +349,7 @@ class DynamoResourceRepository(BaseResourceRepository):
             },
         }
         ids = (item["pk"]["S"].rsplit("#", 1)[-1] for item in self._query(**request))
-        for chunk in _chunks_of(ids, BATCH_GET_LIMIT):
+        for chunk in _chunks(ids, BATCH_GET_LIMIT):
             found = self.get_many([(resource_type, rid) for rid in chunk])
             yield from (found[(resource_type, rid)] for rid in chunk if (resource_type, rid) in found)
 
@@ -374,7 +375,7 @@ class DynamoResourceRepository(BaseResourceRepository):
         examined = 0
         candidates = self._candidates(query.resource_type, plan, after)
         exhausted = True
-        for batch in _batches(candidates, max(query.count, 10)):
+        for batch in _chunks(candidates, max(query.count, 10)):
             found = self.get_many([(query.resource_type, rid) for _, rid in batch])
             for sort_key, rid in batch:
                 examined += 1
@@ -397,7 +398,7 @@ class DynamoResourceRepository(BaseResourceRepository):
     def _all_matches(self, query: SearchQuery, plan: _Plan) -> list[dict[str, Any]]:
         matches: list[dict[str, Any]] = []
         examined = 0
-        for batch in _batches(self._candidates(query.resource_type, plan, None), BATCH_GET_LIMIT):
+        for batch in _chunks(self._candidates(query.resource_type, plan, None), BATCH_GET_LIMIT):
             examined += len(batch)
             if examined > MAX_SORTED:
                 raise InvalidSearch(
@@ -704,24 +705,9 @@ def _decode_cursor(cursor: str | None) -> dict[str, Any]:
     return state
 
 
-def _batches(candidates: Iterator[tuple[str, str]], size: int) -> Iterator[list[tuple[str, str]]]:
-    batch: list[tuple[str, str]] = []
-    for candidate in candidates:
-        batch.append(candidate)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
-def _chunks(values: list[Any], size: int) -> Iterable[list[Any]]:
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
-
-
-def _chunks_of(values: Iterable[str], size: int) -> Iterator[list[str]]:
-    chunk: list[str] = []
+def _chunks(values: Iterable[T], size: int) -> Iterator[list[T]]:
+    """`values` in lists of at most `size`, lazily (index keys are read page by page)."""
+    chunk: list[T] = []
     for value in values:
         chunk.append(value)
         if len(chunk) == size:

@@ -17,8 +17,8 @@ import pytest
 from devkit.demo_data import demo_patient
 from functions.fhir_api import app as api
 from multitenant.context import Role, TenantContext
-from tests.integration.clinical.support import Cloud, LambdaContext, caller
-from tests.integration.clinical.test_fhir_api import HOST, ROUTES
+from tests.integration.clinical.support import Cloud, caller
+from tests.integration.clinical.test_fhir_api import call
 
 LOINC = "http://loinc.org"
 HEART_RATE = "8867-4"
@@ -43,39 +43,9 @@ def send(
     headers: dict[str, str] | None = None,
     content_type: str = "application/fhir+json",
 ) -> Answer:
-    """An API Gateway proxy event as the authorizer leaves it, with extra request headers."""
-    match = ROUTES.match(path)
-    assert match is not None, f"no route serves {path}"
-    event = {
-        "resource": match.route.template,
-        "path": path,
-        "httpMethod": method,
-        "headers": {
-            "Content-Type": content_type,
-            "Accept": "application/fhir+json",
-            "Host": HOST,
-            "X-Forwarded-Proto": "https",
-            **(headers or {}),
-        },
-        "multiValueHeaders": None,
-        "queryStringParameters": {k: v[-1] for k, v in (query or {}).items()} or None,
-        "multiValueQueryStringParameters": query or None,
-        "pathParameters": match.path_parameters,
-        "stageVariables": None,
-        "requestContext": {
-            "resourcePath": match.route.template,
-            "httpMethod": method,
-            "requestId": "req-7",
-            "stage": "test",
-            "path": f"/test{path}",
-            "domainName": HOST,
-            "authorizer": {**who.as_claims(), "principalId": who.user_id},
-        },
-        "body": None if body is None else json.dumps(body),
-        "isBase64Encoded": False,
-    }
-    response = api.app(event, LambdaContext())
-    return response["statusCode"], response["headers"], json.loads(response["body"] or "{}")
+    """A request through the handler as API Gateway and the authorizer hand it over."""
+    payload = None if body is None else json.dumps(body)
+    return call(method, path, who, payload, query=query, content_type=content_type, headers=headers)
 
 
 def a_patient(seed: int) -> dict[str, Any]:

@@ -40,6 +40,7 @@ def call(
     resource: str | None = None,
     content_type: str = "application/fhir+json",
     authorizer: dict[str, str] | None = None,
+    headers: dict[str, str] | None = None,
 ) -> tuple[int, dict[str, str], dict[str, Any]]:
     if resource is None:  # as API Gateway would: the route template and its path parameters
         match = ROUTES.match(path.split("?")[0])
@@ -66,6 +67,7 @@ def call(
             "Accept": "application/fhir+json",
             "Host": HOST,
             "X-Forwarded-Proto": "https",
+            **(headers or {}),
         },
         "multiValueHeaders": None,
         "queryStringParameters": {k: v[-1] for k, v in (query or {}).items()} or None,
