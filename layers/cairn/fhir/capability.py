@@ -63,6 +63,7 @@ INTERACTION_ORDER = tuple(dict.fromkeys(TYPE_INTERACTIONS.values()))  # FHIR's o
 READ_ONLY_INTERACTIONS = frozenset({"read", "search-type"})
 # FHIR operations Cairn serves, by resource type ("" for the system level): name -> definition.
 BULK_EXPORT = "http://hl7.org/fhir/uv/bulkdata/OperationDefinition"
+CORE = "http://hl7.org/fhir/SearchParameter"
 CAIRN_OPERATION = "https://cairn.health/fhir/OperationDefinition"
 OPERATIONS: Mapping[str, Mapping[str, str]] = {
     "": {"export": f"{BULK_EXPORT}/export"},
@@ -75,6 +76,18 @@ OPERATIONS: Mapping[str, Mapping[str, str]] = {
     "DocumentReference": {"content": f"{CAIRN_OPERATION}/DocumentReference-content",
                           "upload": f"{CAIRN_OPERATION}/DocumentReference-upload"},
 }
+# AuditEvent is read from the audit trail's own keys, not the chart's index (cairn.audit.fhir_view).
+AUDIT_EVENT_SEARCH: tuple[dict[str, str], ...] = (
+    {"name": "entity", "type": "reference", "definition": f"{CORE}/AuditEvent-entity",
+     "documentation": "Events about one resource (Type/id) or a type; newest first."},
+    {"name": "patient", "type": "reference", "definition": f"{CORE}/AuditEvent-patient",
+     "documentation": "Events about Patient/<id> (the access report of one patient's record)."},
+    {"name": "date", "type": "date", "definition": f"{CORE}/AuditEvent-date",
+     "documentation": "ge/gt/le/lt/eq a day or instant; without an entity at most 31 days "
+                      "(default: the last 7)."},
+    {"name": "_count", "type": "number", "documentation": "Page size, 1 to 100."},
+    {"name": "_cursor", "type": "string", "documentation": "The opaque page token of a next link."},
+)
 CAPABILITY_NOTES = (
     "Versioned: every create, update, patch and delete keeps a version (vread, _history); "
     "update needs an existing resource (no update-as-create) and honours If-Match (412 on a stale "
@@ -239,6 +252,8 @@ def _resource(resource_type: str, codes: tuple[str, ...]) -> dict[str, Any]:
                 for name, text in CONTROL_PARAMETERS.items()
             ),
         ]
+    if resource_type in READ_ONLY_TYPES and "search-type" in codes:
+        resource["searchParam"] = [dict(param) for param in AUDIT_EVENT_SEARCH]
     operations = OPERATIONS.get(resource_type, {})
     if operations:
         resource["operation"] = [{"name": name, "definition": url} for name, url in operations.items()]
