@@ -13,9 +13,7 @@ goes to stdout. The exit code is 1 when a file failed or an entry was rejected.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import re
 import sys
 import time
 import uuid
@@ -33,10 +31,9 @@ from cairn.imports import import_bundle, system_writers
 from cairn.runtime import ClinicalRuntime
 from devkit.deployment import Deployment
 from devkit.emulator import use_local_credentials
-from devkit.seed import wait_for_execution
+from devkit.seed import import_key, wait_for_execution
 from multitenant.context import TenantContext
 
-KEY_DIGEST_CHARS = 16
 PARALLEL_EXECUTIONS = 4  # imports running at once: enough to overlap, few enough for the emulator
 BAR_WIDTH = 30
 ACTOR = "bundle-import"
@@ -100,12 +97,6 @@ def bundle_paths(paths: Iterable[Path]) -> list[Path]:
     return found
 
 
-def object_key(tenant_id: str, path: Path, body: bytes) -> str:
-    """tenants/<tenant>/imports/<name>-<sha256 prefix>.json: the same file, the same key."""
-    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", path.stem)[:80] or "bundle"
-    return f"tenants/{tenant_id}/imports/{stem}-{hashlib.sha256(body).hexdigest()[:KEY_DIGEST_CHARS]}.json"
-
-
 def load(tenant_id: str, path: Path) -> BundleFile:
     """`path` read and checked to be a Bundle with an entry list; BundleFileError otherwise."""
     body = path.read_bytes()
@@ -116,7 +107,7 @@ def load(tenant_id: str, path: Path) -> BundleFile:
     if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle" or not isinstance(
             bundle.get("entry", []), list):
         raise BundleFileError(f"{path} is not a FHIR Bundle with an entry list")
-    return BundleFile(path, body, object_key(tenant_id, path, body), len(bundle.get("entry", [])))
+    return BundleFile(path, body, import_key(tenant_id, path.name, body), len(bundle.get("entry", [])))
 
 
 class ProgressBar:

@@ -13,7 +13,9 @@ Each clinic's patient user is linked to one of its imported patients.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
+import re
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -32,7 +34,8 @@ ROLES = ("admin", "physician", "nurse", "patient")
 SYNTHEA_DIR = PROJECT_ROOT.parent / "shared" / "fixtures" / "synthea"
 GENERATED_FOR_DEMO = 5
 GENERATED_FOR_SECOND = 3
-SECOND_CLINIC_SEED_BASE = 1000  # different seeds, so the clinics never share a generated patient
+SECOND_CLINIC_SEED_BASE = 1000
+KEY_DIGEST_CHARS = 16  # different seeds, so the clinics never share a generated patient
 
 
 @dataclass(frozen=True)
@@ -164,6 +167,13 @@ def _bundle(file_name: str, body: bytes) -> DemoBundle:
     return DemoBundle(file_name=file_name, body=body, patient_full_url=next(iter(patient_urls), None))
 
 
+def import_key(tenant_id: str, file_name: str, body: bytes) -> str:
+    """tenants/<tenant>/imports/<name>-<sha256 prefix>.json: the same file, the same key, so the
+    same ids (cairn.imports); `cairn seed` and `cairn import` of one file store it once."""
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", Path(file_name).stem)[:80] or "bundle"
+    return f"tenants/{tenant_id}/imports/{stem}-{hashlib.sha256(body).hexdigest()[:KEY_DIGEST_CHARS]}.json"
+
+
 def import_bundles(clients: AwsClients, deployment: Deployment, tenant_id: str,
                    bundles: list[DemoBundle], deadline: float) -> tuple[list[str], list[str]]:
     """Upload each bundle, start one bundle-import execution per bundle, wait for all of them.
@@ -174,7 +184,7 @@ def import_bundles(clients: AwsClients, deployment: Deployment, tenant_id: str,
     sfn = clients.stepfunctions()
     started: list[tuple[DemoBundle, str]] = []
     for bundle in bundles:
-        key = f"tenants/{tenant_id}/imports/{bundle.file_name}"
+        key = import_key(tenant_id, bundle.file_name, bundle.body)
         s3.put_object(Bucket=deployment.buckets["documents"], Key=key, Body=bundle.body,
                       ContentType="application/fhir+json")
         execution = sfn.start_execution(
