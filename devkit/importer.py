@@ -27,7 +27,7 @@ from botocore.exceptions import ClientError
 
 from cairn.aws import AwsClients, AwsSettings
 from cairn.errors import CairnError
-from cairn.imports import import_bundle, system_writers
+from cairn.imports import import_bundle
 from cairn.runtime import ClinicalRuntime
 from devkit.deployment import Deployment
 from devkit.emulator import use_local_credentials
@@ -207,11 +207,11 @@ def import_directly(
     """Import each file in this process, through the record service, under the same keys (so
     the ids, and a later workflow import of the same file, agree)."""
     caller = TenantContext.system(tenant_id, ACTOR)
-    writers = system_writers(tenant_id, runtime.records, ACTOR)
+    service = runtime.records(caller)
     outcomes = []
     for file in files:
         try:
-            summary = import_bundle(runtime.records(caller), json.loads(file.body), file.key, writers)
+            summary = import_bundle(service, json.loads(file.body), file.key)
             outcome = FileOutcome(file, summary=summary.as_dict())
         except CairnError as exc:
             outcome = FileOutcome(file, failure=f"{type(exc).__name__}: {exc}")

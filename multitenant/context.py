@@ -18,6 +18,10 @@ TENANT_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 PLATFORM_TENANT = "cairn-platform"
 
 
+# User ids of Cairn's own work (workflows, onboarding, seeding): no Cognito sub has this form
+# (subs are UUIDs) and from_claims refuses it, so no token can act as the system.
+SYSTEM_ACTOR_PREFIX = "system:"
+
 class Role(StrEnum):
     ADMIN = "admin"
     PHYSICIAN = "physician"
@@ -54,6 +58,11 @@ class TenantContext:
         """The prefix every DynamoDB key and S3 object key of this tenant starts with."""
         return f"{self.tenant_id}#"
 
+    @property
+    def is_system(self) -> bool:
+        """Cairn's own trusted work (see `system`), never a person with a token."""
+        return self.user_id.startswith(SYSTEM_ACTOR_PREFIX)
+
     @classmethod
     def from_claims(cls, claims: dict[str, str]) -> TenantContext:
         """Build from verified claims (`tenant_id`, `role`, `sub`, optional `patient_id`)."""
@@ -61,6 +70,8 @@ class TenantContext:
             role = Role(claims.get("role", ""))
         except ValueError as exc:
             raise InvalidTenantContext("role claim is missing or unknown") from exc
+        if claims.get("sub", "").startswith(SYSTEM_ACTOR_PREFIX):
+            raise InvalidTenantContext("a token cannot name one of Cairn's own system actors")
         return cls(
             tenant_id=claims.get("tenant_id", ""),
             user_id=claims.get("sub", ""),
@@ -89,4 +100,4 @@ class TenantContext:
     @classmethod
     def system(cls, tenant_id: str, actor: str) -> TenantContext:
         """A context for Cairn's own trusted work on a tenant (workflows, seeding, operators)."""
-        return cls(tenant_id=tenant_id, user_id=f"system:{actor}", role=Role.ADMIN)
+        return cls(tenant_id=tenant_id, user_id=f"{SYSTEM_ACTOR_PREFIX}{actor}", role=Role.ADMIN)

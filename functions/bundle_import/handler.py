@@ -1,8 +1,8 @@
 """Imports a FHIR Bundle stored in the tenant's documents prefix into the tenant's chart.
 
 Called by the bundle-import state machine (a trusted caller: Cairn itself), so the tenant
-context is a system context; each resource type is written by a system actor whose role may
-create it (cairn.imports.system_writers), through the record service, validated and audited.
+context is a system context (it acts for the clinic as a whole); every resource goes through the
+record service, validated and audited.
 A bundle that cannot be read raises; the workflow's Catch keeps the reason under
 tenants/<tenant>/imports/failed/. Importing a bundle again (a retry) stores nothing twice: its
 resources are reported as "existing".
@@ -18,7 +18,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 
 from cairn.config import DocumentSettings
-from cairn.imports import BundleImportRequest, ImportSummary, import_bundle, read_bundle, system_writers
+from cairn.imports import BundleImportRequest, ImportSummary, import_bundle, read_bundle
 from cairn.runtime import ClinicalRuntime
 from multitenant.context import TenantContext
 
@@ -47,8 +47,7 @@ def handler(event: dict[str, Any], _context: Any) -> dict[str, Any]:
     clinical, documents = runtime()
     s3 = clinical.clients_for(caller).s3()  # narrowed to tenants/<tenant>/ where credentials are scoped
     bundle = read_bundle(s3, documents.documents_bucket, clinical.audit_trail(caller), request.bundle_key)
-    writers = system_writers(request.tenant_id, clinical.records, ACTOR)
-    summary = import_bundle(clinical.records(caller), bundle, request.bundle_key, writers)
+    summary = import_bundle(clinical.records(caller), bundle, request.bundle_key)
     record_metrics(summary)
     return summary.as_dict()
 

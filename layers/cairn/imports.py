@@ -21,11 +21,9 @@ store (or to such a type by "Type/id" or a conditional reference) is removed whe
 optional (the resource is still valid without it), and the removal is listed in `adjusted` with
 the entry's index and the element. When the element is required, the entry is rejected instead.
 
-Who writes: the import is Cairn's own trusted work (TenantContext.system), but the permission
-table grants no single role every chart type (an admin keeps the directory and registers
-Patients, clinicians chart). `system_writers` gives each type a system service of the first
-role the table lets create it, so every write is still authorized, validated and audited as a
-system actor; `import_bundle` without writers uses `records` for everything.
+Who writes: the import is Cairn's own trusted work (TenantContext.system), which acts for the
+clinic as a whole (multitenant.permissions.require); every write is still validated, versioned
+and audited as that system actor.
 
 An import is idempotent, because the workflow retries it: each resource's id is derived (uuid5)
 from the tenant, the bundle's key and the entry's fullUrl (or its index), so importing the same
@@ -38,7 +36,7 @@ import heapq
 import json
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import parse_qs
@@ -51,8 +49,7 @@ from cairn.fhir.resource_types import PATIENT, STORED_TYPES
 from cairn.fhir.search import SearchQuery, parse_search
 from cairn.fhir.validation import validate_resource
 from cairn.records.service import RecordService
-from multitenant import permissions
-from multitenant.context import Role, TenantContext
+from multitenant.context import TenantContext
 
 # Namespace of imported resource ids (uuid5); fixed forever, or replays would get new ids.
 IMPORTED_ID_NAMESPACE = uuid.UUID("5f0c8e2e-3b7a-4c52-9a0e-6f1d2b8c4a17")
@@ -60,8 +57,6 @@ BUNDLE = "Bundle"
 DENIED = "access-denied"
 DIRECTORY_TYPES = ("Organization", "Location", "Practitioner", "PractitionerRole")
 # Roles whose system services write an import, in order of preference per type.
-IMPORT_ROLES = (Role.ADMIN, Role.PHYSICIAN, Role.NURSE, Role.FRONT_DESK)
-ChartWriters = Callable[[str], RecordService]  # resource type -> the service that writes it
 CONFLICT_REASON = (
     "an earlier import of this bundle key stored a different resource for this entry "
     "(was the bundle replaced, or does it repeat a fullUrl?); import it under a new key"
@@ -179,8 +174,8 @@ class _Resolution:
     """Where each reference of the bundle points: an entry to store, an entry (or type) Cairn
     does not store, or nowhere it can tell (with the reason)."""
 
-    def __init__(self, writers: ChartWriters, entries: list[_Entry], unstored: Mapping[str, int]) -> None:
-        self._writers = writers
+    def __init__(self, records: RecordService, entries: list[_Entry], unstored: Mapping[str, int]) -> None:
+        self._records = records
         self._entries = entries
         self.targets: dict[str, str] = {}  # reference as written -> "Type/id"
         self.unstored = dict(unstored)  # fullUrl of an entry Cairn does not store -> its index
@@ -223,7 +218,7 @@ class _Resolution:
 
     def _resolve_in_tenant(self, reference: str, search: SearchQuery) -> None:
         try:
-            found = self._writers(search.resource_type).search(search).resources
+            found = self._records.search(search).resources
         except CairnError as exc:
             self.unresolved[reference] = f"its conditional reference cannot be searched: {exc}"
             return
@@ -250,31 +245,10 @@ class _Resolution:
         return named is not None and named.isalpha() and named[:1].isupper() and named not in STORED_TYPES
 
 
-def system_writers(tenant_id: str, service_for: Callable[[TenantContext], RecordService],
-                   actor: str = "bundle-import") -> ChartWriters:
-    """Per resource type, the record service of a system actor of `tenant_id` whose role may
-    create it (see the module docstring); one service per role, built on first use."""
-    services: dict[Role, RecordService] = {}
-
-    def writer(resource_type: str) -> RecordService:
-        role = next((r for r in IMPORT_ROLES
-                     if resource_type in permissions.RESOURCE_TYPES
-                     and permissions.permits(r, resource_type, permissions.Action.CREATE)), Role.ADMIN)
-        if role not in services:
-            services[role] = service_for(TenantContext(tenant_id, f"system:{actor}", role))
-        return services[role]
-
-    return writer
-
-
-def import_bundle(
-    records: RecordService, bundle: Mapping[str, Any], bundle_key: str, writers: ChartWriters | None = None
-) -> ImportSummary:
+def import_bundle(records: RecordService, bundle: Mapping[str, Any], bundle_key: str) -> ImportSummary:
     """Import every entry of `bundle` (stored at `bundle_key`) of a type Cairn stores, in
-    dependency order; count the others as skipped. Importing it again stores nothing twice.
-    `writers` picks the service that writes (and searches) each type; default: `records`."""
+    dependency order; count the others as skipped. Importing it again stores nothing twice."""
     require_tenant_key(records.context, bundle_key)
-    writer_for: ChartWriters = writers or (lambda _resource_type: records)
     summary = ImportSummary()
     entries: list[_Entry] = []
     unstored: dict[str, int] = {}
@@ -293,13 +267,13 @@ def import_bundle(
             continue
         entry_id = imported_id(records.context.tenant_id, bundle_key, raw, index)
         entries.append(_Entry(index, full_url, resource, entry_id))
-    resolution = _Resolution(writer_for, entries, unstored)
+    resolution = _Resolution(records, entries, unstored)
     resolution.resolve_conditionals()
     failed: dict[str, int] = {}  # "Type/id" of a rejected entry -> its index
     for entry in dependency_order(entries, resolution.targets):
         problems, resource, adjustments = _prepared(entry, resolution, failed)
         if not problems:
-            problems = _stored(writer_for(entry.resource_type), entry, resource, resolution, failed, summary)
+            problems = _stored(records, entry, resource, resolution, failed, summary)
         if problems:
             failed[entry.target] = entry.index
             summary.rejected.append({"index": entry.index, "type": entry.resource_type,

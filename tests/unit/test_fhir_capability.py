@@ -78,7 +78,8 @@ def test_search_parameters_are_exactly_the_declared_ones_with_type_and_documenta
 
 def test_audit_events_state_the_searches_the_audit_trail_answers():
     audit_events = _resources(_statement())["AuditEvent"]
-    assert [p["name"] for p in audit_events["searchParam"]] == ["entity", "patient", "date", "_count", "_cursor"]
+    names = [p["name"] for p in audit_events["searchParam"]]
+    assert names == ["entity", "patient", "date", "_count", "_cursor"]
 
 
 def test_includes_and_operations_are_stated():

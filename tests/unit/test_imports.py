@@ -12,12 +12,10 @@ import pytest
 from cairn.audit.events import AuditAction, AuditEvent, AuditOutcome
 from cairn.errors import AccessDenied
 from cairn.imports import (
-    ChartWriters,
     import_bundle,
     imported_id,
     read_bundle,
     require_tenant_key,
-    system_writers,
 )
 from cairn.records.service import RecordService
 from devkit.demo_data import NPI, demo_chart_bundle
@@ -38,12 +36,9 @@ class Clinic:
     def service(self, context: TenantContext) -> RecordService:
         return RecordService(context, FakeRecords(context, self.store), FakeAuditTrail(context, self.events))
 
-    def writers(self, tenant: str = "acme") -> ChartWriters:
-        return system_writers(tenant, self.service)
-
     def run(self, bundle: dict[str, Any], key: str = KEY, tenant: str = "acme") -> dict[str, Any]:
         system = TenantContext.system(tenant, "bundle-import")
-        return import_bundle(self.service(system), bundle, key, self.writers(tenant)).as_dict()
+        return import_bundle(self.service(system), bundle, key).as_dict()
 
     def stored(self, tenant: str = "acme") -> dict[tuple[str, str], dict[str, Any]]:
         return {(t, i): r for (owner, t, i), r in current_resources(self.store).items() if owner == tenant}
@@ -229,11 +224,10 @@ def test_a_bundle_key_outside_the_tenants_prefix_is_refused_before_anything_is_s
     assert clinic.store == {}
 
 
-def test_each_type_is_written_by_a_system_actor_whose_role_may_create_it(clinic):
+def test_every_type_is_written_and_audited_as_the_system_import_actor(clinic):
     clinic.run(demo_chart_bundle(16))
-    writers = {(e.entity_type, c.role.value) for c, e in clinic.events if e.action is AuditAction.CREATE}
-    assert writers == {("Organization", "admin"), ("Practitioner", "admin"), ("Patient", "admin"),
-                       ("Encounter", "physician"), ("Condition", "physician"), ("Observation", "physician")}
+    created = {e.entity_type for _, e in clinic.events if e.action is AuditAction.CREATE}
+    assert created == {"Organization", "Practitioner", "Patient", "Encounter", "Condition", "Observation"}
     assert {c.user_id for c, _ in clinic.events} == {"system:bundle-import"}
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from cairn.errors import AccessDenied
 from multitenant import permissions
-from multitenant.context import Role, TenantContext
+from multitenant.context import InvalidTenantContext, Role, TenantContext
 from multitenant.permissions import (
     CLINICAL_TYPES,
     CONFIDENTIALITY_SYSTEM,
@@ -282,3 +282,14 @@ def test_the_documented_table_is_the_module_table() -> None:
     assert generated_table(DOC.read_text()) == permissions.permission_table_markdown(), (
         "regenerate it: python -m multitenant.permissions > the block between the markers"
     )
+
+
+def test_cairns_own_workflows_act_for_the_clinic_and_no_token_can_claim_to_be_one() -> None:
+    system = TenantContext.system("acme", "bundle-import")
+    assert system.is_system
+    require(system, "Observation", C)  # the import writes every chart type
+    with pytest.raises(UnknownResourceType):
+        require(system, "Spaceship", C)
+    forged = {**TenantContext("acme", "u1", Role.ADMIN).as_claims(), "sub": "system:bundle-import"}
+    with pytest.raises(InvalidTenantContext):
+        TenantContext.from_claims(forged)

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from cairn.errors import AccessDenied, InvalidBundle
+from cairn.fhir.resource_types import STORED_TYPES
 from cairn.fhir.search import parse_search
 from devkit.demo_data import demo_patient_bundle
 from functions.bundle_import import handler as bundle_import
@@ -33,26 +34,30 @@ def test_generated_bundles_import_their_patients(cloud, lambda_context):
         bundle = demo_patient_bundle(seed)
         assert result["created"][0]["fullUrl"] == bundle["entry"][0]["fullUrl"]
         assert (result["rejected"], result["skipped"]) == ([], {})
-        stored = cloud.runtime.patients(caller()).read_patient(result["created"][0]["id"])
+        stored = cloud.runtime.records(caller()).read("Patient", result["created"][0]["id"])
         assert stored["name"] == bundle["entry"][0]["resource"]["name"]
 
 
-def test_synthea_bundles_import_the_patient_and_count_other_types(cloud, lambda_context, synthea_bundles):
+def test_synthea_bundles_import_every_stored_type_and_count_the_rest(cloud, lambda_context, synthea_bundles):
     for index, bundle in enumerate(synthea_bundles):
         key = f"tenants/acme/imports/synthea-{index}.json"
         cloud.put_document(key, bundle)
         result = run(lambda_context, "acme", key)
         types = Counter(entry["resource"]["resourceType"] for entry in bundle["entry"])
         assert result["rejected"] == []
-        assert [c["fullUrl"] for c in result["created"]] == [bundle["entry"][0]["fullUrl"]]
-        assert result["skipped"] == {t: n for t, n in types.items() if t != "Patient"}
+        stored = {t: n for t, n in types.items() if t in STORED_TYPES}
+        assert result["created_by_type"] == stored
+        assert sorted(c["fullUrl"] for c in result["created"]) == sorted(
+            e["fullUrl"] for e in bundle["entry"] if e["resource"]["resourceType"] in STORED_TYPES)
+        assert result["skipped"] == {t: n for t, n in types.items() if t not in STORED_TYPES}
         imported = bundle["entry"][0]["resource"]
-        page = cloud.runtime.patients(caller()).search_patients(
+        page = cloud.runtime.records(caller()).search(
             parse_search(
                 "Patient", {"name": [imported["name"][0]["family"]], "birthdate": [imported["birthDate"]]}
             )
         )
-        assert result["created"][0]["id"] in [p["id"] for p in page.resources]
+        patient_id = next(c["id"] for c in result["created"] if c["type"] == "Patient")
+        assert patient_id in [p["id"] for p in page.resources]
 
 
 def test_importing_a_bundle_twice_stores_each_patient_once_and_says_so(cloud, lambda_context):
@@ -66,7 +71,7 @@ def test_importing_a_bundle_twice_stores_each_patient_once_and_says_so(cloud, la
     assert [c["fullUrl"] for c in first["created"]] == [e["fullUrl"] for e in bundle["entry"]]
     assert (first["existing"], second["created"], second["existing"]) == ([], [], first["created"])
     assert sorted(map(str, cloud.scan(CLINICAL_TABLE))) == sorted(map(str, items_after_first))
-    page = cloud.runtime.patients(caller()).search_patients(parse_search("Patient", {}))
+    page = cloud.runtime.records(caller()).search(parse_search("Patient", {}))
     assert sorted(p["id"] for p in page.resources) == sorted(c["id"] for c in first["created"])
     creates = [(e["outcome"], e["entity_id"], e["detail"]) for e in cloud.audit_events("acme")
                if e["subtype"] == "create"]
@@ -81,7 +86,8 @@ def test_invalid_entries_are_reported_with_their_index_not_dropped(cloud, lambda
     result = run(lambda_context, "acme", "tenants/acme/b.json")
     assert len(result["created"]) == 1
     assert result["rejected"] == [
-        {"index": 1, "reason": "Patient.gender: gender must be one of male, female, other, unknown"}
+        {"index": 1, "type": "Patient", "reason": "Patient.gender: gender must be a code from "
+         "http://hl7.org/fhir/ValueSet/administrative-gender: male, female, other, unknown"}
     ]
 
 
