@@ -43,7 +43,7 @@ from cairn.config import DataSettings
 from cairn.crypto.blind_index import BlindIndex
 from cairn.errors import TransactionTooLarge
 from cairn.fhir.search import parse_search
-from cairn.imports import import_bundle, system_writers, tenant_prefix
+from cairn.imports import import_bundle, tenant_prefix
 from cairn.records import keys
 from cairn.records.repository import BaseResourceRepository, Change
 from cairn.records.service import RecordService
@@ -204,14 +204,13 @@ def figures(chart: Chart, runs: int, patients: int, observations: int) -> Iterat
 def synthea_figures(chart: Chart, bundles: list[Path], runs: int) -> Iterator[Figures | str]:
     counter = chart.counter
     importer = chart.runtime.records(TenantContext.system(TENANT, "bench-import"))
-    writers = system_writers(TENANT, chart.runtime.records, "bench-import")
     loaded = [(path, json.loads(path.read_bytes())) for path in bundles]
     before, aws_before = counter.calls.copy(), counter.seconds_in_aws
     started = time.perf_counter()
     created: list[dict[str, str]] = []
     for path, bundle in loaded:
         bundle_key = f"{tenant_prefix(TENANT)}synthea/{path.name}"
-        created += import_bundle(importer, bundle, bundle_key, writers).created
+        created += import_bundle(importer, bundle, bundle_key).created
     stored = len(created)
     elapsed = time.perf_counter() - started
     made = counter.calls - before
