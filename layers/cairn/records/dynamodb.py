@@ -54,6 +54,9 @@ MAX_SORTED = 1000  # matches a search may sort in memory (an order no index keep
 NOT_EXISTS = "attribute_not_exists(pk)"
 COUNTED_TYPES = frozenset({"Patient"})  # the resource types a tier limits
 PATIENT_DATE = "patient-date"  # blind index namespace of the per-patient date partitions
+# A patient's resources of one code, in clinical-date order: "this patient's HbA1c over the
+# years", the trend a chart and the portal draw, is one Query however long the history.
+PATIENT_CODE = "patient+code"
 # Drivers, most selective first: a search reads the partition of the first criterion it has.
 DRIVER_ORDER = (
     "identifier",
@@ -251,11 +254,19 @@ class DynamoResourceRepository(BaseResourceRepository):
                         keys.entry_sk(order, resource_id),
                     )
                 )
-        patients = [
-            blind_index.token(PATIENT_DATE, f"Patient/{patient_id}")
-            for patient_id in sorted(permissions.compartment_patient_ids(resource))
-            if resource_type != "Patient"
-        ]
+        compartment = (
+            [] if resource_type == "Patient" else sorted(permissions.compartment_patient_ids(resource))
+        )
+        patients = [blind_index.token(PATIENT_DATE, f"Patient/{patient_id}") for patient_id in compartment]
+        for code in fhir_search.index_values(resource_type, resource).get("code", ()):
+            for patient_id in compartment:
+                token = blind_index.token(PATIENT_CODE, f"Patient/{patient_id}|{code}")
+                entries.add(
+                    (
+                        keys.index_pk(tenant, resource_type, PATIENT_CODE, token),
+                        keys.entry_sk(order, resource_id),
+                    )
+                )
         # Blind date parameters (birthdate: PHI) are in index_values; these are the others.
         for parameter, ranges in fhir_search.date_values(resource_type, resource).items():
             if parameter in SPECIAL:
@@ -441,6 +452,28 @@ class DynamoResourceRepository(BaseResourceRepository):
             and c.parameter not in SPECIAL
         ]
         patient = _patient_reference(query.criteria)
+        code = next((c for c in query.criteria if c.parameter == "code" and c.values), None)
+        on_timeline = [c for c in dates if c.parameter == timeline]
+        if patient is not None and code is not None and timeline and len(on_timeline) == len(dates) <= 1:
+            # One patient's results of a test, maybe in a range of its clinical date: exact.
+            lower, upper = (
+                on_timeline[0].date.key_bounds() if on_timeline and on_timeline[0].date else (None, None)
+            )
+            partitions = tuple(
+                _Partition(
+                    keys.index_pk(
+                        tenant,
+                        resource_type,
+                        PATIENT_CODE,
+                        blind_index.token(PATIENT_CODE, f"{patient}|{value}"),
+                    ),
+                    _lower_key(lower),
+                    _upper_key(upper),
+                )
+                for value in sorted(set(code.values))
+            )
+            descending = not (sort is not None and not sort.descending)
+            return _Plan(partitions, descending, sort is not None and sort.parameter == timeline)
         if dates and patient is not None:
             date = dates[0]
             token = blind_index.token(PATIENT_DATE, patient)

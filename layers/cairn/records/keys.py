@@ -6,6 +6,8 @@ Item kinds (partition key -> sort key):
   "<t>#idx#<Type>#<param>#<token>" -> "<order>#<id>"           token/string/reference index entry
   "<t>#date#<Type>#<param>"        -> "<start>#<id>"           date index entry, whole clinic
   "<t>#date#<Type>#<param>#<token>"-> "<start>#<id>"           date index entry, one patient's
+  "<t>#idx#<Type>#patient+code#<token>" -> "<order>#<id>"       one patient's resources of a code
+  "<t>#export#<job id>"            -> "job"                     a bulk export job
   "<t>#counters"                   -> "<Type>"                 counters (patients per tier)
 `<token>` is a blind index token (keyed HMAC), never a value; `<order>` is the start of the type's
 clinical date (cairn.fhir.search.TIMELINE), so index entries list a patient's resources in time.

@@ -258,3 +258,46 @@ def test_keyring_creation_race_ends_with_one_key_for_both_writers(cloud):
     loser_key = keyring()._create("acme")
     assert loser_key == winner
     assert keyring().data_key("acme") == winner
+
+
+class CountingClient:
+    """The DynamoDB client, counting the calls a repository makes by operation."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self.calls: dict[str, int] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._client, name)
+
+        def counted(**kwargs: Any) -> Any:
+            self.calls[name] = self.calls.get(name, 0) + 1
+            return method(**kwargs)
+
+        return counted
+
+
+def test_a_patients_results_of_one_test_in_a_date_range_are_one_query_and_one_read(cloud):
+    service = cloud.runtime.records(caller())
+    ada, bo = (service.create("Patient", patient(seed)).resource["id"] for seed in (1, 2))
+
+    def observe(patient_id: str, code: str, day: str) -> str:
+        observation = {"resourceType": "Observation", "status": "final",
+                       "code": {"coding": [{"system": "http://loinc.org", "code": code}]},
+                       "subject": {"reference": f"Patient/{patient_id}"}, "effectiveDateTime": day,
+                       "valueQuantity": {"value": 7, "unit": "%"}}
+        return str(service.create("Observation", observation).resource["id"])
+
+    wanted = [observe(ada, "4548-4", f"2025-0{month}-15") for month in (2, 5, 8)]
+    observe(ada, "4548-4", "2024-12-15")  # before the range
+    observe(ada, "8867-4", "2025-05-15")  # another test
+    observe(bo, "4548-4", "2025-05-15")  # another patient
+    counting = CountingClient(cloud.clients.dynamodb())
+    records = DynamoResourceRepository(caller(), counting, CLINICAL_TABLE, cloud.runtime.keyring)
+    query = parse_search("Observation", {"patient": [ada], "code": ["http://loinc.org|4548-4"],
+                                         "date": ["ge2025-01-01", "le2025-12-31"], "_sort": ["-date"]})
+
+    page = records.search(query)
+
+    assert [o["id"] for o in page.resources] == list(reversed(wanted))  # newest first
+    assert counting.calls == {"query": 1, "batch_get_item": 1}  # the data key is cached
