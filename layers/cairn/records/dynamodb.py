@@ -57,6 +57,7 @@ PATIENT_DATE = "patient-date"  # blind index namespace of the per-patient date p
 # A patient's resources of one code, in clinical-date order: "this patient's HbA1c over the
 # years", the trend a chart and the portal draw, is one Query however long the history.
 PATIENT_CODE = "patient+code"
+COMPARTMENT = "compartment"  # blind index namespace of the per-patient compartment partitions
 # Drivers, most selective first: a search reads the partition of the first criterion it has.
 DRIVER_ORDER = (
     "identifier",
@@ -258,6 +259,9 @@ class DynamoResourceRepository(BaseResourceRepository):
             [] if resource_type == "Patient" else sorted(permissions.compartment_patient_ids(resource))
         )
         patients = [blind_index.token(PATIENT_DATE, f"Patient/{patient_id}") for patient_id in compartment]
+        for patient_id in compartment:
+            token = blind_index.token(COMPARTMENT, f"Patient/{patient_id}")
+            entries.add((keys.compartment_pk(tenant, token), keys.compartment_sk(resource_type, resource_id)))
         for code in fhir_search.index_values(resource_type, resource).get("code", ()):
             for patient_id in compartment:
                 token = blind_index.token(PATIENT_CODE, f"Patient/{patient_id}|{code}")
@@ -363,6 +367,23 @@ class DynamoResourceRepository(BaseResourceRepository):
         for chunk in _chunks(ids, BATCH_GET_LIMIT):
             found = self.get_many([(resource_type, rid) for rid in chunk])
             yield from (found[(resource_type, rid)] for rid in chunk if (resource_type, rid) in found)
+
+    def iter_compartment(self, patient_id: str) -> Iterator[dict[str, Any]]:
+        """One partition lists the whole compartment: one Query a page, one read per 100."""
+        _, blind_index = self._keys()
+        pk = keys.compartment_pk(
+            self.context.tenant_id, blind_index.token(COMPARTMENT, f"Patient/{patient_id}")
+        )
+        listed = self._query(
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": {"S": pk}},
+            ProjectionExpression="sk",
+        )
+        references = (tuple(item["sk"]["S"].split("#", 1)) for item in listed)
+        for chunk in _chunks(references, BATCH_GET_LIMIT):
+            pairs = [(kind, rid) for kind, rid in chunk]
+            found = self.get_many(pairs)
+            yield from (found[pair] for pair in pairs if pair in found)
 
     # ----------------------------------------------------------------- search
 

@@ -7,6 +7,7 @@ Item kinds (partition key -> sort key):
   "<t>#date#<Type>#<param>"        -> "<start>#<id>"           date index entry, whole clinic
   "<t>#date#<Type>#<param>#<token>"-> "<start>#<id>"           date index entry, one patient's
   "<t>#idx#<Type>#patient+code#<token>" -> "<order>#<id>"       one patient's resources of a code
+  "<t>#compartment#<token>"        -> "<Type>#<id>"             a patient's compartment entry
   "<t>#export#<job id>"            -> "job"                     a bulk export job
   "<t>#counters"                   -> "<Type>"                 counters (patients per tier)
 `<token>` is a blind index token (keyed HMAC), never a value; `<order>` is the start of the type's
@@ -35,6 +36,15 @@ def index_pk(tenant_id: str, resource_type: str, parameter: str, token: str) -> 
 def date_pk(tenant_id: str, resource_type: str, parameter: str, patient_token: str | None = None) -> str:
     base = f"{tenant_id}#date#{resource_type}#{parameter}"
     return f"{base}#{patient_token}" if patient_token else base
+
+
+def compartment_pk(tenant_id: str, patient_token: str) -> str:
+    """The partition listing every resource in one patient's compartment (Patient/$everything)."""
+    return f"{tenant_id}#compartment#{patient_token}"
+
+
+def compartment_sk(resource_type: str, resource_id: str) -> str:
+    return f"{resource_type}#{resource_id}"
 
 
 def entry_sk(order: str | None, resource_id: str) -> str:

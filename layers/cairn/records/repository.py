@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from cairn.fhir.search import SearchQuery
+from cairn.fhir.resource_types import COMPARTMENT_TYPES
+from cairn.fhir.search import MAX_COUNT, SearchQuery, compartment_criterion
 from multitenant.context import TenantContext
 
 
@@ -136,3 +137,15 @@ class BaseResourceRepository(abc.ABC):
     @abc.abstractmethod
     def iter_type(self, resource_type: str) -> Iterator[dict[str, Any]]:
         """Every current resource of the type (bulk export), without a Scan."""
+
+    def iter_compartment(self, patient_id: str) -> Iterator[dict[str, Any]]:
+        """Every current resource in Patient `patient_id`'s compartment (the Patient itself
+        not included), by type. This default pages a compartment search per type; a store
+        with a compartment index answers from it."""
+        for resource_type in COMPARTMENT_TYPES:
+            query: SearchQuery | None = SearchQuery(
+                resource_type, (compartment_criterion(resource_type, patient_id),), count=MAX_COUNT)
+            while query is not None:
+                page = self.search(query)
+                yield from page.resources
+                query = query.with_cursor(page.next_cursor) if page.next_cursor else None

@@ -68,7 +68,6 @@ SERVER_META = ("versionId", "lastUpdated")
 DENIED = "access-denied"
 FAILED = "error"
 EXISTING = "existing"  # an idempotent create found its resource already stored
-EVERYTHING_PAGE = 100
 EVERYTHING_LIMIT = 20_000  # resources one $everything answers; a bulk export serves more
 
 T = TypeVar("T")
@@ -403,23 +402,16 @@ class RecordService:
             self._authorize(PATIENT, Action.READ)
             patient = self.read(PATIENT, patient_id)
             found: list[dict[str, Any]] = [patient]
-            for resource_type in resource_types.COMPARTMENT_TYPES:
-                if not permissions.permits(self.context.role, resource_type, Action.SEARCH):
-                    continue
-                criterion = search.compartment_criterion(resource_type, patient_id)
-                cursor: str | None = None
-                while True:
-                    query = SearchQuery(resource_type, (criterion,), count=EVERYTHING_PAGE, cursor=cursor)
-                    page = self.records.search(self._narrowed(query))
-                    found += self._visible(page.resources)
-                    if len(found) > EVERYTHING_LIMIT:
-                        raise InvalidSearch(
-                            f"this record holds more than {EVERYTHING_LIMIT} resources; use "
-                            f"Patient/{patient_id}/$export for the whole record"
-                        )
-                    cursor = page.next_cursor
-                    if cursor is None:
-                        break
+            readable: list[dict[str, Any]] = []
+            for resource in self.records.iter_compartment(patient_id):
+                if permissions.permits(self.context.role, str(resource["resourceType"]), Action.SEARCH):
+                    readable.append(resource)
+                if len(readable) > EVERYTHING_LIMIT:
+                    raise InvalidSearch(
+                        f"this record holds more than {EVERYTHING_LIMIT} resources; use "
+                        f"Patient/{patient_id}/$export for the whole record"
+                    )
+            found += self._visible(readable)
             found += self._referenced_directory(found)
             return found
 
@@ -499,8 +491,14 @@ class RecordService:
             else:
                 permissions.require(self.context, resource_types.GROUP, Action.EXPORT)
 
-        self._audited(AuditAction.EXECUTE, "export-kickoff", PATIENT if subject_id else "Group", subject_id,
-                      level, authorize)
+        self._audited(
+            AuditAction.EXECUTE,
+            "export-kickoff",
+            PATIENT if subject_id else "Group",
+            subject_id,
+            level,
+            authorize,
+        )
 
     # -------------------------------------------------------- shared for bundles
 

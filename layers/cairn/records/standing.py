@@ -73,6 +73,9 @@ class ReadOnlyRecords(BaseResourceRepository):
     def iter_type(self, resource_type: str) -> Iterator[dict[str, Any]]:
         return self._records.iter_type(resource_type)
 
+    def iter_compartment(self, patient_id: str) -> Iterator[dict[str, Any]]:
+        return self._records.iter_compartment(patient_id)
+
 
 def guard_writes(records: BaseResourceRepository, standing: TenantStanding | None) -> BaseResourceRepository:
     """`records`, read-only if `standing` allows no writes. No standing (a trusted caller such as

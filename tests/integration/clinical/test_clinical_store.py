@@ -301,3 +301,24 @@ def test_a_patients_results_of_one_test_in_a_date_range_are_one_query_and_one_re
 
     assert [o["id"] for o in page.resources] == list(reversed(wanted))  # newest first
     assert counting.calls == {"query": 1, "batch_get_item": 1}  # the data key is cached
+
+
+def test_a_patients_whole_compartment_is_one_partition(cloud):
+    service = cloud.runtime.records(caller())
+    ada, bo = (service.create("Patient", patient(seed)).resource["id"] for seed in (3, 4))
+    encounter = service.create("Encounter", {
+        "resourceType": "Encounter", "status": "finished",
+        "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "AMB"},
+        "subject": {"reference": f"Patient/{ada}"}}).resource["id"]
+    condition = service.create("Condition", {
+        "resourceType": "Condition", "code": {"text": "asthma"}, "subject": {"reference": f"Patient/{ada}"},
+        "encounter": {"reference": f"Encounter/{encounter}"}}).resource["id"]
+    service.create("Condition", {"resourceType": "Condition", "code": {"text": "gout"},
+                                 "subject": {"reference": f"Patient/{bo}"}})
+    counting = CountingClient(cloud.clients.dynamodb())
+    records = DynamoResourceRepository(caller(), counting, CLINICAL_TABLE, cloud.runtime.keyring)
+
+    found = {(r["resourceType"], r["id"]) for r in records.iter_compartment(ada)}
+
+    assert found == {("Encounter", encounter), ("Condition", condition)}
+    assert counting.calls == {"query": 1, "batch_get_item": 1}
