@@ -24,7 +24,6 @@ with a message, when the Synthea bundles are absent.
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import os
 import time
@@ -34,8 +33,6 @@ from pathlib import Path
 from typing import Any
 
 from moto import mock_aws
-from moto.dynamodb import models as moto_dynamodb
-from moto.dynamodb.models.table import Table
 
 from bench.measure import HEADER, CallCounter, Figures, measure
 from cairn.aws import AwsClients, AwsSettings
@@ -50,6 +47,7 @@ from cairn.records.service import RecordService
 from cairn.runtime import ClinicalRuntime
 from cairn.store.models import AuditItem, ClinicalItem
 from cairn.store.schema import table_shape
+from devkit import dynamodb_transactions
 from devkit.demo_data import demo_patient_bundle
 from infra.declarations import PROJECT_ROOT
 from multitenant.context import Role, TenantContext
@@ -115,18 +113,6 @@ def observation(patient_id: str, day: int) -> dict[str, Any]:
         "valueQuantity": {"value": 60 + day % 40, "unit": "1", "system": "http://unitsofmeasure.org",
                           "code": "1"},
     }
-
-
-class _TableBackupSkipped:
-    """Moto's TransactWriteItems deep-copies the whole table once per item, to roll back on a
-    failed condition: its cost grows with the table, so seeding 10,000 Observations (or
-    importing Synthea next to them) would take hours in moto, and nothing like it happens in
-    DynamoDB. The benchmark's transactions do not fail, so moto keeps the table itself as its
-    backup; every other copy is made as before."""
-
-    @staticmethod
-    def deepcopy(value: Any, memo: dict[int, Any] | None = None) -> Any:
-        return value if isinstance(value, Table) else copy.deepcopy(value, memo)
 
 
 def store_history(records: RecordService, patient_id: str, count: int) -> float:
@@ -273,8 +259,8 @@ def main(argv: list[str] | None = None) -> None:
         os.environ.setdefault(name, value)
     os.environ.pop("AWS_ENDPOINT_URL", None)
     rows = [HEADER]
-    moto_dynamodb.copy = _TableBackupSkipped  # type: ignore[attr-defined,assignment]
-    with mock_aws():
+    # cairn dev's own fix for moto's transactions, which copy whole tables to roll back.
+    with dynamodb_transactions.installed(), mock_aws():
         for result in figures(Chart(), max(1, args.runs), max(1, args.patients), max(20, args.observations)):
             if isinstance(result, str):
                 print(result, flush=True)
