@@ -460,9 +460,12 @@ class DynamoResourceRepository(BaseResourceRepository):
         return self._with_includes(query, SearchPage(page, len(matches), next_cursor))
 
     def _plan(self, query: SearchQuery) -> _Plan:
+        """Which index partitions drive the search, and over which key range. Every criterion is
+        checked again on the resources read, so the plan only has to narrow, never decide."""
         tenant, resource_type = self.context.tenant_id, query.resource_type
         _, blind_index = self._keys()
         sort = query.sort[0] if len(query.sort) == 1 else None
+        descending = not (sort is not None and not sort.descending)
         timeline = fhir_search.TIMELINE.get(resource_type)
         dates = [
             c
@@ -474,12 +477,14 @@ class DynamoResourceRepository(BaseResourceRepository):
         ]
         patient = _patient_reference(query.criteria)
         code = next((c for c in query.criteria if c.parameter == "code" and c.values), None)
-        on_timeline = [c for c in dates if c.parameter == timeline]
-        if patient is not None and code is not None and timeline and len(on_timeline) == len(dates) <= 1:
+        if (
+            patient is not None
+            and code is not None
+            and timeline
+            and all(c.parameter == timeline for c in dates)
+        ):
             # One patient's results of a test, maybe in a range of its clinical date: exact.
-            lower, upper = (
-                on_timeline[0].date.key_bounds() if on_timeline and on_timeline[0].date else (None, None)
-            )
+            lower, upper = _range(dates)
             partitions = tuple(
                 _Partition(
                     keys.index_pk(
@@ -488,17 +493,20 @@ class DynamoResourceRepository(BaseResourceRepository):
                         PATIENT_CODE,
                         blind_index.token(PATIENT_CODE, f"{patient}|{value}"),
                     ),
-                    _lower_key(lower),
-                    _upper_key(upper),
+                    lower,
+                    upper,
                 )
                 for value in sorted(set(code.values))
             )
-            descending = not (sort is not None and not sort.descending)
             return _Plan(partitions, descending, sort is not None and sort.parameter == timeline)
         if dates and patient is not None:
-            date = dates[0]
-            token = blind_index.token(PATIENT_DATE, patient)
-            return self._date_plan(keys.date_pk(tenant, resource_type, date.parameter, token), date, sort)
+            parameter = dates[0].parameter
+            pk = keys.date_pk(tenant, resource_type, parameter, blind_index.token(PATIENT_DATE, patient))
+            return _Plan(
+                (_Partition(pk, *_range(dates, parameter)),),
+                descending,
+                sort is not None and sort.parameter == parameter,
+            )
         tokens = [c for c in query.criteria if c.values and c.parameter not in SPECIAL]
         if tokens:
             driver = min(tokens, key=lambda c: (_driver_rank(c.parameter), len(c.values)))
@@ -510,24 +518,17 @@ class DynamoResourceRepository(BaseResourceRepository):
                 )
                 for value in sorted(set(driver.values))
             )
-            descending = not (sort is not None and not sort.descending)
             return _Plan(partitions, descending, sort is not None and sort.parameter == timeline)
         if dates:
-            return self._date_plan(keys.date_pk(tenant, resource_type, dates[0].parameter), dates[0], sort)
-        last_updated = next((c for c in query.criteria if c.parameter == "_lastUpdated" and c.date), None)
-        lower, upper = last_updated.date.key_bounds() if last_updated and last_updated.date else (None, None)
-        partition = _Partition(
-            keys.type_key(tenant, resource_type), _lower_key(lower), _upper_key(upper), by_type=True
-        )
-        descending = not (sort is not None and not sort.descending)
+            parameter = dates[0].parameter
+            return _Plan(
+                (_Partition(keys.date_pk(tenant, resource_type, parameter), *_range(dates, parameter)),),
+                descending,
+                sort is not None and sort.parameter == parameter,
+            )
+        updated = [c for c in query.criteria if c.parameter == "_lastUpdated" and c.date is not None]
+        partition = _Partition(keys.type_key(tenant, resource_type), *_range(updated), by_type=True)
         return _Plan((partition,), descending, sort is not None and sort.parameter == "_lastUpdated")
-
-    def _date_plan(self, pk: str, criterion: SearchCriterion, sort: fhir_search.SortKey | None) -> _Plan:
-        assert criterion.date is not None
-        lower, upper = criterion.date.key_bounds()
-        descending = not (sort is not None and not sort.descending)
-        partition = _Partition(pk, _lower_key(lower), _upper_key(upper))
-        return _Plan((partition,), descending, sort is not None and sort.parameter == criterion.parameter)
 
     def _candidates(self, resource_type: str, plan: _Plan, after: str | None) -> Iterator[tuple[str, str]]:
         """(sort key, resource id) from the plan's partitions, merged in order, each id once."""
@@ -545,6 +546,8 @@ class DynamoResourceRepository(BaseResourceRepository):
     def _partition_keys(
         self, resource_type: str, partition: _Partition, descending: bool, after: str | None
     ) -> Iterator[tuple[str, str]]:
+        if partition.lower is not None and partition.upper is not None and partition.lower > partition.upper:
+            return  # the date criteria exclude each other: nothing can match
         if partition.by_type:
             hash_name, range_name = "type_key", "type_sort"
         else:
@@ -727,6 +730,24 @@ def _sort_value(resource_type: str, resource: dict[str, Any], parameter: str) ->
         return str((resource.get("meta") or {}).get("lastUpdated", ""))
     ranges = fhir_search.date_values(resource_type, resource).get(parameter) or []
     return min((r.start for r in ranges), default="")
+
+
+def _range(
+    criteria: Iterable[SearchCriterion], parameter: str | None = None
+) -> tuple[str | None, str | None]:
+    """The sort key range (on a date's start) that every date criterion (of `parameter`, if
+    given) allows: the latest lower bound and the earliest upper bound."""
+    lowers: list[str] = []
+    uppers: list[str] = []
+    for criterion in criteria:
+        if criterion.date is None or (parameter is not None and criterion.parameter != parameter):
+            continue
+        lower, upper = criterion.date.key_bounds()
+        if lower is not None:
+            lowers.append(lower)
+        if upper is not None:
+            uppers.append(upper)
+    return _lower_key(max(lowers) if lowers else None), _upper_key(min(uppers) if uppers else None)
 
 
 def _lower_key(bound: str | None) -> str | None:

@@ -322,3 +322,23 @@ def test_a_patients_whole_compartment_is_one_partition(cloud):
 
     assert found == {("Encounter", encounter), ("Condition", condition)}
     assert counting.calls == {"query": 1, "batch_get_item": 1}
+
+
+def test_every_date_bound_narrows_the_one_range_a_search_reads(cloud):
+    service = cloud.runtime.records(caller())
+    ada = service.create("Patient", patient(5)).resource["id"]
+    made = {}
+    for year in range(2015, 2026):  # a long history; the range asked for is in its middle
+        made[year] = service.create("Observation", {
+            "resourceType": "Observation", "status": "final", "code": {"text": "weight"},
+            "subject": {"reference": f"Patient/{ada}"}, "effectiveDateTime": f"{year}-06-01",
+        }).resource["id"]
+    counting = CountingClient(cloud.clients.dynamodb())
+    records = DynamoResourceRepository(caller(), counting, CLINICAL_TABLE, cloud.runtime.keyring)
+
+    page = records.search(parse_search("Observation", {"patient": [ada], "date": ["ge2019-01-01", "lt2021"]}))
+    never = records.search(parse_search("Observation", {"patient": [ada], "date": ["ge2022", "le2020"]}))
+
+    assert sorted(o["id"] for o in page.resources) == sorted([made[2019], made[2020]])
+    assert never.resources == []
+    assert counting.calls == {"query": 1, "batch_get_item": 1}  # the contradictory one reads nothing
