@@ -346,9 +346,9 @@ def export_status(job: str) -> rest.FhirResponse:
     service = records()
     exports = runtime().bulk_exports(service.context)
     if app.current_request.method == "DELETE":
-        exports.cancel(job)
+        service.export_status(exports, job, cancel=True)
         return rest.FhirResponse(202, rest.operation_outcome_info("the export was cancelled"), {})
-    status = exports.status(job)
+    status = service.export_status(exports, job)
     if status.manifest is not None:
         return rest.FhirResponse(200, status.manifest, {"Expires": "3600"})
     if status.job.status.value == "error":

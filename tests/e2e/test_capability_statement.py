@@ -12,6 +12,7 @@ import pytest
 import requests
 from fhir.resources.R4B.capabilitystatement import CapabilityStatement
 
+from cairn.fhir.resource_types import SUPPORTED_TYPES
 from tests.e2e.cairn_dev import CairnDev
 
 pytestmark = pytest.mark.e2e
@@ -41,10 +42,15 @@ def test_capability_statement_is_valid_r4_and_names_this_server(
     assert statement.software.name == "Cairn"
     assert statement.implementation.url == f"{cairn_dev.api_url}/fhir/R4"
     (rest,) = statement.rest
-    assert [(r.type, [i.code for i in r.interaction]) for r in rest.resource] == [
-        ("Patient", ["read", "create", "search-type"])
-    ]
-    assert {p.name for p in rest.resource[0].searchParam} == {"name", "birthdate", "identifier", "_count"}
+    stated = {r.type: [i.code for i in r.interaction] for r in rest.resource}
+    assert set(stated) == set(SUPPORTED_TYPES)
+    assert stated["Observation"] == ["read", "vread", "update", "patch", "delete", "history-instance",
+                                     "history-type", "create", "search-type"]
+    assert stated["AuditEvent"] == ["read", "search-type"]
+    assert [i.code for i in rest.interaction] == ["transaction", "batch"]
+    patient = next(r for r in rest.resource if r.type == "Patient")
+    searched = {p.name for p in patient.searchParam}
+    assert {"name", "birthdate", "identifier", "_count", "_lastUpdated"} <= searched
 
 
 def test_other_routes_still_need_a_token(cairn_dev: CairnDev) -> None:

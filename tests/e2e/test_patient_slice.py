@@ -84,11 +84,19 @@ def test_request_with_a_forged_token_is_401(cairn_dev: CairnDev) -> None:
 
 
 def test_unknown_route_is_missing_authentication_token(cairn_dev: CairnDev) -> None:
-    response = requests.get(f"{cairn_dev.api_url}/fhir/R4/Observation",
+    response = requests.get(f"{cairn_dev.api_url}/fhir/R4/Patient/p1/_history/1/extra",
                             headers=cairn_dev.auth(DEMO, "physician"), timeout=10)
 
     assert response.status_code == 403
     assert response.json() == {"message": "Missing Authentication Token"}
+
+
+def test_a_type_cairn_does_not_serve_is_404_naming_the_ones_it_does(cairn_dev: CairnDev) -> None:
+    response = requests.get(f"{cairn_dev.api_url}/fhir/R4/Spaceship",
+                            headers=cairn_dev.auth(DEMO, "physician"), timeout=10)
+
+    assert response.status_code == 404
+    assert "Observation" in response.json()["issue"][0]["diagnostics"]
 
 
 def test_create_patient_is_201_with_absolute_location_and_server_id(
@@ -98,7 +106,8 @@ def test_create_patient_is_201_with_absolute_location_and_server_id(
 
     assert resource["resourceType"] == "Patient"
     assert resource["id"]
-    assert created["response"].headers["Location"] == f"{cairn_dev.api_url}/fhir/R4/Patient/{resource['id']}"
+    assert created["response"].headers["Location"] == (
+        f"{cairn_dev.api_url}/fhir/R4/Patient/{resource['id']}/_history/1")
     assert resource["meta"]["versionId"] == "1"
 
 

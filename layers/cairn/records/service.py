@@ -27,6 +27,7 @@ from cairn.audit.events import AuditAction, AuditEvent, AuditOutcome
 from cairn.audit.fhir_view import AuditEventReader
 from cairn.audit.trail import BaseAuditTrail
 from cairn.break_glass import GRANT_MINUTES, BaseBreakGlassLedger, BreakGlassGrant
+from cairn.bulk_export import BulkExportService, ExportJobNotFound, ExportStatus
 from cairn.clock import Clock, fhir_instant, utc_now
 from cairn.documents import DocumentContent
 from cairn.errors import (
@@ -64,6 +65,7 @@ from multitenant.permissions import Action
 PATIENT = resource_types.PATIENT
 AUDIT_EVENT = resource_types.AUDIT_EVENT
 DOCUMENT_REFERENCE = "DocumentReference"
+EXPORT_JOB = "ExportJob"  # Cairn's own: a bulk export job, in the audit trail
 SERVER_META = ("versionId", "lastUpdated")
 DENIED = "access-denied"
 FAILED = "error"
@@ -498,6 +500,24 @@ class RecordService:
             subject_id,
             level,
             authorize,
+        )
+
+    def export_status(self, exports: BulkExportService, job_id: str, *, cancel: bool = False) -> ExportStatus:
+        """A bulk export's state (or, with `cancel`, its cancellation), for the user who asked
+        for it or an admin of the clinic; anyone else is answered "not found", like another
+        clinic's job. Every look at an export, and every cancellation, is audited."""
+
+        def track() -> ExportStatus:
+            status = exports.status(job_id)
+            if status.job.requested_by != self.context.user_id and self.context.role is not Role.ADMIN:
+                raise ExportJobNotFound(job_id)
+            if cancel:
+                exports.cancel(job_id)
+            return status
+
+        action = AuditAction.DELETE if cancel else AuditAction.READ
+        return self._audited(
+            action, "export-cancel" if cancel else "export-status", EXPORT_JOB, job_id, None, track
         )
 
     # -------------------------------------------------------- shared for bundles

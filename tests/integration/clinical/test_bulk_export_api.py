@@ -81,6 +81,19 @@ def test_a_physician_exports_one_patients_record() -> None:
     assert started_job(f"{BASE}/Patient/{patient_id}/$export", caller(Role.PHYSICIAN))
 
 
+def test_an_export_is_seen_and_cancelled_only_by_who_asked_for_it_or_an_admin() -> None:
+    own_id, other_id = new_patient(seed=6), new_patient(seed=7)
+    job_id = started_job(f"{BASE}/Patient/{own_id}/$export", caller(Role.PATIENT, patient_id=own_id))
+    another_patient = TenantContext("acme", "another-patient", Role.PATIENT, other_id)
+    colleague = TenantContext("acme", "another-physician", Role.PHYSICIAN)
+
+    for who in (another_patient, colleague):
+        assert send("GET", f"{STATUS_PREFIX}{job_id}", who)[0] == 404
+        assert send("DELETE", f"{STATUS_PREFIX}{job_id}", who)[0] == 404
+    assert send("GET", f"{STATUS_PREFIX}{job_id}", caller(Role.PATIENT, patient_id=own_id))[0] == 202
+    assert send("GET", f"{STATUS_PREFIX}{job_id}", caller(Role.ADMIN))[0] == 202
+
+
 def test_a_patient_user_exports_their_own_record_and_no_one_elses(cloud: Cloud, export_workflow: str) -> None:
     own_id, other_id = new_patient(seed=4), new_patient(seed=5)
     portal = caller(Role.PATIENT, patient_id=own_id)
