@@ -28,7 +28,7 @@ from cairn.clock import utc_now
 from cairn.errors import CairnError, MalformedRequest
 from cairn.fhir import rest
 from cairn.fhir.capability import METADATA_PATH, capability_statement
-from cairn.fhir.resource_types import AUDIT_EVENT
+from cairn.fhir.resource_types import AUDIT_EVENT, require_supported
 from cairn.fhir.search import DEFAULT_COUNT, SearchQuery, parse_search
 from cairn.note_records import NoteRecords
 from cairn.observability import instrumented_api
@@ -183,6 +183,7 @@ def search_by_post(type: str) -> rest.FhirResponse:
 
 
 def _search(resource_type: str, params: dict[str, list[str]]) -> rest.FhirResponse:
+    require_supported(resource_type)
     service = records()
     query = parse_search(resource_type, params, lenient=lenient())
     return rest.searchset(service_base(), query, service.search(query))

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from cairn.errors import UnsupportedResourceType
+
 PATIENT = "Patient"
 AUDIT_EVENT = "AuditEvent"
 GROUP = "Group"
@@ -63,6 +65,14 @@ COMPARTMENT_TYPES: tuple[str, ...] = tuple(t for t in STORED_TYPES if t in PATIE
 
 def is_supported(resource_type: str) -> bool:
     return resource_type in SUPPORTED_TYPES
+
+
+def require_supported(resource_type: str) -> None:
+    """UnsupportedResourceType (404, listing the supported types) unless Cairn serves the type."""
+    if not is_supported(resource_type):
+        raise UnsupportedResourceType(
+            f"{resource_type[:40] or 'this resource type'} is not served; supported types: "
+            + ", ".join(SUPPORTED_TYPES))
 
 
 def is_stored(resource_type: str) -> bool:

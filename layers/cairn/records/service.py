@@ -42,7 +42,6 @@ from cairn.errors import (
     ResourceExists,
     ResourceGone,
     ResourceNotFound,
-    UnsupportedResourceType,
     VersionConflict,
 )
 from cairn.fhir import resource_types, search
@@ -580,11 +579,7 @@ class RecordService:
     # ---------------------------------------------------------------- helpers
 
     def _authorize(self, resource_type: str, action: Action) -> None:
-        if not resource_types.is_supported(resource_type):
-            raise UnsupportedResourceType(
-                f"{resource_type or 'this resource type'} is not served; supported types: "
-                + ", ".join(resource_types.SUPPORTED_TYPES)
-            )
+        resource_types.require_supported(resource_type)
         if action in (Action.CREATE, Action.UPDATE, Action.DELETE) and not resource_types.is_stored(
             resource_type
         ):
