@@ -17,6 +17,7 @@ from collections.abc import Callable
 from functools import cache, wraps
 from importlib import metadata
 from typing import Any
+from urllib.parse import parse_qs
 
 from aws_lambda_powertools.metrics import MetricUnit
 from chalice import Response
@@ -173,7 +174,6 @@ def _search_audit_events(params: dict[str, list[str]]) -> rest.FhirResponse:
 def search_by_post(type: str) -> rest.FhirResponse:
     """FHIR's POST [type]/_search: parameters in a form body (and the query string), for
     clients that keep search values out of URLs and logs."""
-    from urllib.parse import parse_qs
 
     params = query_params()
     form = (app.current_request.raw_body or b"").decode("utf-8", "replace")

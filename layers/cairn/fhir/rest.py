@@ -181,11 +181,11 @@ def upload_parameters(upload: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def collection(base: str, resources: list[dict[str, Any]], kind: str = "searchset") -> FhirResponse:
+def collection(base: str, resources: list[dict[str, Any]]) -> FhirResponse:
     """A Bundle of `resources` (Patient/$everything: a searchset of every match)."""
     entries = [_entry(base, resource, "match") for resource in resources]
     return FhirResponse(
-        200, {"resourceType": "Bundle", "type": kind, "total": len(entries), "entry": entries}, {}
+        200, {"resourceType": "Bundle", "type": "searchset", "total": len(entries), "entry": entries}, {}
     )
 
 

@@ -13,6 +13,8 @@ order they were sent.
 
 from __future__ import annotations
 
+import base64
+import json
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -275,9 +277,6 @@ def _interact(service: RecordService, entry: _Entry, base: str) -> rest.FhirResp
 def _patch_operations(resource: object) -> object:
     """A batch PATCH carries its JSON Patch as a Binary (base64 data) or, leniently, the array."""
     if isinstance(resource, dict) and resource.get("resourceType") == "Binary":
-        import base64
-        import json
-
         try:
             return json.loads(base64.b64decode(str(resource.get("data", ""))))
         except ValueError:

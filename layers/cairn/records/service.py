@@ -20,6 +20,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Protocol, TypeVar
+from urllib.parse import parse_qs
 
 import jsonpatch
 
@@ -596,8 +597,6 @@ class RecordService:
         return replace(query, criteria=(*query.criteria, criterion))
 
     def _conditional_match(self, resource_type: str, if_none_exist: str) -> dict[str, Any] | None:
-        from urllib.parse import parse_qs
-
         params = parse_qs(if_none_exist.removeprefix("?").split("?", 1)[-1], keep_blank_values=True)
         if not params:
             raise MalformedRequest("If-None-Exist must be a search query, e.g. identifier=system|value")
