@@ -1,0 +1,1 @@
+"""Labs: orders out and results in through HL7 v2 (docs/labs.md)."""
