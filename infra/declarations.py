@@ -64,6 +64,9 @@ class BucketDeclaration:
     encryption_key: str | None = "storage"
     versioned: bool = True
     receives_access_logs: bool = False
+    # A function invoked for every object created under `notify_prefix` (S3 event notification).
+    notifies: str | None = None
+    notify_prefix: str = "tenants/"
 
 
 @dataclass(frozen=True)
@@ -180,6 +183,10 @@ KEYS: tuple[KeyDeclaration, ...] = (
 BUCKETS: tuple[BucketDeclaration, ...] = (
     BucketDeclaration("documents", config.DOCUMENTS_BUCKET,
                       "binary documents and imports under tenants/<tenant id>/"),
+    BucketDeclaration("lab-inbox", config.LAB_INBOX_BUCKET,
+                      "HL7 v2 files labs drop for a clinic under tenants/<tenant id>/<lab>/; each object "
+                      "starts the lab-ingestion workflow, which moves it into the clinic's encrypted store",
+                      notifies="lab-inbox"),
     BucketDeclaration("audit", None, "server access logs of the other buckets",
                       encryption_key=None, receives_access_logs=True),
 )
@@ -244,11 +251,35 @@ FUNCTIONS: tuple[FunctionDeclaration, ...] = (
               "data": Access.ENCRYPT_DECRYPT, "documents": Access.READ_WRITE},
         timeout_seconds=900, memory_mb=1024,  # one type of a whole clinic per invocation
     ),
+    FunctionDeclaration(
+        name="lab-api", source="lab_api", handler="app.app",
+        description="the labs API (Chalice): HL7 v2 results in, orders out, the results inbox, "
+                    "review and sign, trends",
+        # documents: raw messages (encrypted) and the labs' outboxes under tenants/<id>/labs/;
+        # tenants: the clinic's result-release policy.
+        uses={"clinical": Access.READ_WRITE, "audit": Access.APPEND, "data": Access.ENCRYPT_DECRYPT,
+              "documents": Access.READ_WRITE, "tenants": Access.READ, "lab-ingestion": Access.START},
+    ),
+    FunctionDeclaration(
+        name="lab-inbox", source="lab_inbox", handler="handler.handler",
+        description="starts the lab-ingestion workflow for each HL7 v2 file dropped in the lab inbox",
+        uses={"lab-ingestion": Access.START},
+        memory_mb=256, timeout_seconds=30,
+    ),
+    FunctionDeclaration(
+        name="lab-ingestion", source="lab_ingestion", handler="handler.handler",
+        description="the steps of lab result ingestion: store raw, parse, match, map and store, "
+                    "flag, release, acknowledge, quarantine",
+        uses={"clinical": Access.READ_WRITE, "audit": Access.APPEND, "data": Access.ENCRYPT_DECRYPT,
+              "documents": Access.READ_WRITE, "lab-inbox": Access.READ_WRITE, "tenants": Access.READ},
+        timeout_seconds=120, memory_mb=1024,
+    ),
 )
 
 APIS: tuple[ApiDeclaration, ...] = (
     ApiDeclaration(function="fhir-api", app_module="functions.fhir_api.app", authorizer="authorizer",
                    public_paths=("/fhir/R4/metadata",)),  # FHIR capability discovery needs no token
+    ApiDeclaration(function="lab-api", app_module="functions.lab_api.app", authorizer="authorizer"),
     ApiDeclaration(function="user-admin", app_module="functions.user_admin.app", authorizer="authorizer"),
     # Platform operators only (docs/tenancy.md): its own authorizer admits the operators group.
     ApiDeclaration(function="operator-api", app_module="functions.operator_api.app",
@@ -281,6 +312,15 @@ STATE_MACHINES: tuple[StateMachineDeclaration, ...] = (
         env=config.BULK_EXPORT_STATE_MACHINE_ARN,
         substitutions={"BulkExportFunctionArn": "function:bulk-export"},
         invokes=("bulk-export",),
+    ),
+    StateMachineDeclaration(
+        name="lab-ingestion", definition="lab_ingestion.asl.json",
+        description="HL7 v2 results in: store raw, parse, match patient and order, store Observations "
+                    "and DiagnosticReport, flag for review, release per the clinic's policy, ACK; "
+                    "a message that fails is quarantined with an AE/AR ACK",
+        env=config.LAB_INGESTION_STATE_MACHINE_ARN,
+        substitutions={"LabIngestionFunctionArn": "function:lab-ingestion"},
+        invokes=("lab-ingestion",),
     ),
 )
 

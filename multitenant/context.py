@@ -29,6 +29,8 @@ class Role(StrEnum):
     FRONT_DESK = "front_desk"
     BILLING = "billing"
     PATIENT = "patient"
+    # A lab's or interface engine's system account: posts HL7 v2 messages to /labs/{lab}/hl7, nothing else.
+    LAB_INTERFACE = "lab_interface"
 
 
 class InvalidTenantContext(ValueError):

@@ -53,6 +53,7 @@ _LETTERS = {
 PATIENT = PATIENT_TYPE
 USER = "User"
 BREAK_GLASS_GRANT = "BreakGlassGrant"
+LAB_MESSAGE = "LabMessage"  # an HL7 v2 message a lab sent (cairn.labs): stored raw, then processed
 # A patient's clinical record: what clinicians chart.
 CLINICAL_TYPES = (
     "AllergyIntolerance", "Condition", "DiagnosticReport", "DocumentReference", "Encounter",
@@ -63,7 +64,7 @@ CLINICAL_TYPES = (
 DIRECTORY_TYPES = ("Practitioner", "PractitionerRole", "Organization", "Location", "Questionnaire")
 SCHEDULING_TYPES = ("Appointment", "Schedule", "Slot")
 RESOURCE_TYPES: tuple[str, ...] = (
-    *SUPPORTED_TYPES, "Claim", "Invoice", USER, BREAK_GLASS_GRANT,
+    *SUPPORTED_TYPES, "Claim", "Invoice", USER, BREAK_GLASS_GRANT, LAB_MESSAGE,
 )
 LAB_RESULT_TYPES = frozenset({"Observation", "DiagnosticReport"})
 LABORATORY = "laboratory"
@@ -92,12 +93,14 @@ PERMISSIONS: Mapping[Role, Mapping[str, frozenset[Action]]] = {
         **_grant("CRUDS", *SCHEDULING_TYPES),
         **_grant("RS", "AuditEvent", "Provenance", BREAK_GLASS_GRANT),
         **_grant("CRUS", USER),
+        **_grant("CRUS", LAB_MESSAGE),  # post a file by hand, see quarantine, reconcile a result
     },
     Role.PHYSICIAN: {
         **_grant("CRUSBX", PATIENT),
         **_grant("CRUDS", *CLINICAL_TYPES, "Communication", "Task"),
         **_grant("CRUS", "Appointment", "Questionnaire"),
         **_grant("CRS", "Provenance"),
+        **_grant("RUS", LAB_MESSAGE),  # reconcile a result no patient matched
         **_grant("RS", "Coverage", "Practitioner", "PractitionerRole", "Organization", "Location",
                  "Schedule", "Slot", "Group"),
     },
@@ -109,7 +112,7 @@ PERMISSIONS: Mapping[Role, Mapping[str, frozenset[Action]]] = {
                  "Communication", "Task"),
         # Ordering and prescribing are the physician's; nurses read orders and reports.
         **_grant("RS", "DiagnosticReport", "MedicationRequest", "ServiceRequest", "Coverage",
-                 *DIRECTORY_TYPES, "Schedule", "Slot", "Provenance", "Group"),
+                 *DIRECTORY_TYPES, "Schedule", "Slot", "Provenance", "Group", LAB_MESSAGE),
     },
     Role.FRONT_DESK: {
         **_grant("CRUS", PATIENT, "Coverage"),
@@ -130,6 +133,9 @@ PERMISSIONS: Mapping[Role, Mapping[str, frozenset[Action]]] = {
                  "Practitioner", "PractitionerRole", "Organization", "Location", "Questionnaire",
                  "Schedule", "Slot"),
         **_grant("CRS", "Communication"),
+    },
+    Role.LAB_INTERFACE: {
+        **_grant("C", LAB_MESSAGE),
     },
 }
 

@@ -91,3 +91,7 @@ class DocumentSettings:
 
 # The bulk-export workflow, started by the FHIR API's $export kickoff (cairn.bulk_export).
 BULK_EXPORT_STATE_MACHINE_ARN = "CAIRN_BULK_EXPORT_STATE_MACHINE_ARN"
+
+# Labs (cairn.labs): the bucket labs drop HL7 v2 files into, and the ingestion workflow.
+LAB_INBOX_BUCKET = "CAIRN_LAB_INBOX_BUCKET"
+LAB_INGESTION_STATE_MACHINE_ARN = "CAIRN_LAB_INGESTION_STATE_MACHINE_ARN"

@@ -53,6 +53,7 @@ EXPECTED: dict[Role, dict[str, set[Action]]] = {
         "Provenance": RS,
         "BreakGlassGrant": RS,
         "User": CRUS,
+        "LabMessage": CRUS,
     },
     Role.PHYSICIAN: {
         "Patient": {C, R, U, S, B, X},
@@ -61,6 +62,7 @@ EXPECTED: dict[Role, dict[str, set[Action]]] = {
         "Appointment": CRUS,
         "Questionnaire": CRUS,
         "Provenance": {C, R, S},
+        "LabMessage": {R, U, S},
         **{t: RS for t in (*DIRECTORY, "Schedule", "Slot", "Group")},
     },
     Role.NURSE: {
@@ -97,6 +99,7 @@ EXPECTED: dict[Role, dict[str, set[Action]]] = {
                 "Slot",
                 "Provenance",
                 "Group",
+                "LabMessage",
             )
         },
     },
@@ -132,6 +135,7 @@ EXPECTED: dict[Role, dict[str, set[Action]]] = {
             )
         },
     },
+    Role.LAB_INTERFACE: {"LabMessage": {C}},
 }
 
 
