@@ -255,10 +255,9 @@ FUNCTIONS: tuple[FunctionDeclaration, ...] = (
         name="lab-api", source="lab_api", handler="app.app",
         description="the labs API (Chalice): HL7 v2 results in, orders out, the results inbox, "
                     "review and sign, trends",
-        # documents: raw messages (encrypted) and the labs' outboxes under tenants/<id>/labs/;
-        # tenants: the clinic's result-release policy.
+        # documents: raw messages (encrypted) and the labs' outboxes under tenants/<id>/labs/.
         uses={"clinical": Access.READ_WRITE, "audit": Access.APPEND, "data": Access.ENCRYPT_DECRYPT,
-              "documents": Access.READ_WRITE, "tenants": Access.READ, "lab-ingestion": Access.START},
+              "documents": Access.READ_WRITE, "lab-ingestion": Access.START},
     ),
     FunctionDeclaration(
         name="lab-inbox", source="lab_inbox", handler="handler.handler",
@@ -271,7 +270,7 @@ FUNCTIONS: tuple[FunctionDeclaration, ...] = (
         description="the steps of lab result ingestion: store raw, parse, match, map and store, "
                     "flag, release, acknowledge, quarantine",
         uses={"clinical": Access.READ_WRITE, "audit": Access.APPEND, "data": Access.ENCRYPT_DECRYPT,
-              "documents": Access.READ_WRITE, "lab-inbox": Access.READ_WRITE, "tenants": Access.READ},
+              "documents": Access.READ_WRITE, "lab-inbox": Access.READ_WRITE},
         timeout_seconds=120, memory_mb=1024,
     ),
 )
