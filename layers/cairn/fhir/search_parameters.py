@@ -549,6 +549,8 @@ DECLARED: Mapping[str, list[SearchParameter]] = {
         token("code", "Task-code", "The kind of task", "code"),
         token("priority", "Task-priority", "The priority (routine, urgent, ...)", "priority"),
         date("authored-on", "Task-authored-on", "When it was created", "authoredOn"),
+        reference("focus", "Task-focus", "What the task acts on (a lab result to review, ...)", "focus",
+                  ANY_TYPE),
     ],
     "Questionnaire": [
         string("name", "Questionnaire-name", "The computer-friendly name", "name"),
