@@ -17,7 +17,8 @@ from typing import Any
 
 from cairn.fhir.references import relative_target
 from cairn.records.service import RecordService
-from multitenant.permissions import RELEASE_SYSTEM, RELEASED, is_released
+from multitenant import permissions
+from multitenant.permissions import RELEASE_SYSTEM, RELEASED, Action, is_released
 
 DIAGNOSTIC_REPORT = "DiagnosticReport"
 OBSERVATION = "Observation"
@@ -78,6 +79,8 @@ def release_results(records: RecordService, report_id: str) -> list[str]:
     newly released (already released ones are left alone, so a repeat releases nothing). The
     observations go first: a patient never sees a released report whose results are still hidden."""
     report = records.read(DIAGNOSTIC_REPORT, report_id)
+    for resource_type in (OBSERVATION, DIAGNOSTIC_REPORT):  # all or nothing: no half-released report
+        permissions.require(records.context, resource_type, Action.UPDATE)
     released: list[str] = []
     for result in report.get("result") or ():
         target = relative_target(str(result.get("reference", "")))
