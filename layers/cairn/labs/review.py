@@ -21,6 +21,7 @@ from cairn.clock import fhir_instant
 from cairn.errors import ImmutableResource, InvalidResource, PreconditionFailed, VersionConflict
 from cairn.fhir.outcome import issue
 from cairn.fhir.references import relative_target
+from cairn.fhir.search import timeline_start
 from cairn.labs.matching import search_every_page
 from cairn.labs.model import Severity
 from cairn.labs.release import DIAGNOSTIC_REPORT, ReleasePolicy, release_results
@@ -33,6 +34,7 @@ COMMUNICATION = "Communication"
 REVIEW_TASK_SYSTEM = "https://cairn.health/fhir/CodeSystem/task-code"
 REVIEW_LAB_RESULT = "review-lab-result"
 RECONCILE_LAB_RESULT = "reconcile-lab-result"
+REVIEW_TOKEN = f"{REVIEW_TASK_SYSTEM}|{REVIEW_LAB_RESULT}"
 TASK_DISPLAY = {REVIEW_LAB_RESULT: "Review lab result", RECONCILE_LAB_RESULT: "Reconcile lab result"}
 COMMUNICATION_CATEGORY_SYSTEM = "http://terminology.hl7.org/CodeSystem/communication-category"
 ALERT: Mapping[str, Any] = {
@@ -163,7 +165,7 @@ def inbox(records: RecordService, *, owner: str | None = None, count: int = 50) 
     """Results awaiting review, most urgent first (stat, urgent, routine), oldest first within a
     priority; `owner` ("Practitioner/<id>") keeps one clinician's."""
     params: dict[str, list[str]] = {
-        "code": [f"{REVIEW_TASK_SYSTEM}|{REVIEW_LAB_RESULT}"],
+        "code": [REVIEW_TOKEN],
         "status": [",".join(OPEN_STATUSES)],
     }
     if owner:
@@ -174,9 +176,8 @@ def inbox(records: RecordService, *, owner: str | None = None, count: int = 50) 
 
 
 def _urgency(task: Mapping[str, Any]) -> tuple[int, str]:
-    return PRIORITY_RANK.get(str(task.get("priority", "routine")), len(PRIORITY_RANK)), str(
-        task.get("authoredOn", "")
-    )
+    rank = PRIORITY_RANK.get(str(task.get("priority", "routine")), len(PRIORITY_RANK))
+    return rank, timeline_start(TASK, task) or ""  # authoredOn in UTC, whatever its offset
 
 
 def _reports(records: RecordService, references: Sequence[str | None]) -> dict[str, dict[str, Any]]:
@@ -236,7 +237,7 @@ def sign(
     records.read(DIAGNOSTIC_REPORT, report_id)  # ResourceNotFound for a report the caller cannot see
     report_ref = f"{DIAGNOSTIC_REPORT}/{report_id}"
     tasks = search_every_page(
-        records, TASK, {"focus": [report_ref], "code": [f"{REVIEW_TASK_SYSTEM}|{REVIEW_LAB_RESULT}"]}
+        records, TASK, {"focus": [report_ref], "code": [REVIEW_TOKEN]}
     )
     open_tasks = [task for task in tasks if task.get("status") in OPEN_STATUSES]
     if not open_tasks:
