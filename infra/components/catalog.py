@@ -104,6 +104,7 @@ class DataCatalog(Construct):
         self.state_machine_arns = {
             machine.name: state_machine_arn(self, stage, machine.name) for machine in STATE_MACHINES
         }
+        self._started: dict[str, sfn.IStateMachine] = {}
 
     def environment(self) -> dict[str, str]:
         """Every data variable a function may receive (cairn.config names), by name."""
@@ -128,13 +129,19 @@ class DataCatalog(Construct):
             elif resource == USAGE_KEYS and access is Access.MANAGE_USAGE_KEYS:
                 self._grant_usage_keys(grantee)
             elif resource in self.state_machine_arns and access is Access.START:
-                sfn.StateMachine.from_state_machine_arn(
-                    self, f"Started{resource.title()}", self.state_machine_arns[resource]
-                ).grant_start_execution(grantee)
+                self._state_machine(resource).grant_start_execution(grantee)
             else:
                 raise ValueError(
                     f"no grant for {access} on {resource!r}: is it declared, and is the access valid?"
                 )
+
+    def _state_machine(self, name: str) -> sfn.IStateMachine:
+        """Declared state machine `name`, imported by ARN once however many functions start it."""
+        if name not in self._started:
+            self._started[name] = sfn.StateMachine.from_state_machine_arn(
+                self, f"Started{name.title()}", self.state_machine_arns[name]
+            )
+        return self._started[name]
 
     def _grant_usage_keys(self, grantee: iam.IGrantable) -> None:
         stack = Stack.of(self)

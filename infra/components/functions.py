@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from aws_cdk import Duration
+from aws_cdk import Aws, Duration
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.bundling import LAMBDA_RUNTIME, cairn_layer_code, dependency_layer_code, lambda_architecture
@@ -16,6 +17,7 @@ from infra.components.catalog import DataCatalog
 from infra.components.logs import encrypted_log_group
 from infra.components.tenant_access import TenantDataAccessRole
 from infra.declarations import (
+    BUCKETS,
     FUNCTIONS,
     PROJECT_ROOT,
     TENANT_DATA_ACCESS,
@@ -34,6 +36,13 @@ POWERTOOLS_ENVIRONMENT = {
     "POWERTOOLS_TRACER_CAPTURE_RESPONSE": "false",
     "POWERTOOLS_TRACER_CAPTURE_ERROR": "false",
 }
+# Functions S3 invokes asynchronously for each new object (BucketDeclaration.notifies): once
+# Lambda's retries are spent, the event goes to a dead-letter queue instead of being dropped.
+EVENT_INVOKED = frozenset(bucket.notifies for bucket in BUCKETS if bucket.notifies)
+# The longest SQS keeps a message: two weeks to notice, fix and replay a failed event.
+FAILED_EVENTS_KEPT_DAYS = 14
+# What a producer needs from KMS to send to an SSE-KMS queue (Amazon SQS developer guide).
+_QUEUE_KEY_ACTIONS = ("kms:GenerateDataKey", "kms:Decrypt")
 
 
 class Functions(Construct):
@@ -139,22 +148,58 @@ class Functions(Construct):
             tracing=lambda_.Tracing.ACTIVE,
             log_group=log_group,
             reserved_concurrent_executions=stage.reserved_concurrency.get(declared.name),
+            dead_letter_queue=_failed_events_queue(scope, stage, declared, log_key, role)
+            if declared.name in EVENT_INVOKED
+            else None,
         )
         catalog.grant(role, declared.uses)
         _acknowledge_function(function, role, stage, declared)
         return function
 
 
+def _failed_events_queue(
+    scope: Construct, stage: StageConfig, declared: FunctionDeclaration, key: kms.IKey, role: iam.Role
+) -> sqs.Queue:
+    """The dead-letter queue of an event-invoked function, encrypted with the storage key (an
+    event names the object, whose key carries the tenant id). Lambda sends to it as the
+    function's role, which CDK grants sqs:SendMessage; the key use SQS needs is granted here,
+    through SQS only."""
+    queue = sqs.Queue(
+        scope,
+        "FailedEvents",
+        queue_name=stage.resource_name(f"{declared.name}-failed-events"),
+        encryption=sqs.QueueEncryption.KMS,
+        encryption_master_key=key,
+        enforce_ssl=True,
+        retention_period=Duration.days(FAILED_EVENTS_KEPT_DAYS),
+    )
+    role.add_to_principal_policy(
+        iam.PolicyStatement(
+            actions=list(_QUEUE_KEY_ACTIONS),
+            resources=[key.key_arn],
+            conditions={"StringEquals": {"kms:ViaService": f"sqs.{Aws.REGION}.{Aws.URL_SUFFIX}"}},
+        )
+    )
+    acknowledge(
+        queue,
+        "AwsSolutions-SQS3",
+        "This queue is itself the dead-letter queue of an event-invoked function; a dead-letter queue "
+        "of its own would only move failed events one step further from whoever replays them.",
+    )
+    return queue
+
+
 def _acknowledge_function(
     function: lambda_.Function, role: iam.Role, stage: StageConfig, declared: FunctionDeclaration
 ) -> None:
-    acknowledge(
-        function,
-        "HIPAA.Security-LambdaDLQ",
-        "Invoked only synchronously (API Gateway, the REST authorizer, Step Functions lambda:invoke "
-        "RequestResponse): a failure returns to the caller, which retries or records it; a DLQ only "
-        "ever receives asynchronous invocations.",
-    )
+    if declared.name not in EVENT_INVOKED:
+        acknowledge(
+            function,
+            "HIPAA.Security-LambdaDLQ",
+            "Invoked only synchronously (API Gateway, the REST authorizer, Step Functions lambda:invoke "
+            "RequestResponse): a failure returns to the caller, which retries or records it; a DLQ only "
+            "ever receives asynchronous invocations.",
+        )
     acknowledge(
         function,
         "HIPAA.Security-LambdaInsideVPC",

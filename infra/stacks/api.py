@@ -1,4 +1,5 @@
-"""The API stack: the user directory, every declared function, and the REST APIs in front."""
+"""The API stack: the user directory, every declared function, the buckets whose objects invoke one,
+and the REST APIs in front."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from infra.components.catalog import DataCatalog
 from infra.components.functions import Functions
 from infra.components.identity import UserDirectory
 from infra.components.keys import STORAGE_ENCRYPTION_KEY
+from infra.components.notifying_buckets import NotifyingBuckets
 from infra.components.rest_api import ChaliceRestApi
 from infra.declarations import APIS, FUNCTIONS, USER_POOLS
 from infra.stage import StageConfig
@@ -23,7 +25,9 @@ class ApiStack(Stack):
     """What callers reach. Functions live here rather than beside the state machines because the
     API needs their ARNs at deploy time while workflows find them by name: the workflows stack
     depends on this one, never the other way round, and a function that starts a workflow gets
-    the machine's ARN from its name (infra/components/catalog.py), not from a reference."""
+    the machine's ARN from its name (infra/components/catalog.py), not from a reference. Buckets
+    whose new objects invoke a function are built here too, beside that function
+    (infra/components/notifying_buckets.py says why)."""
 
     def __init__(
         self,
@@ -47,6 +51,11 @@ class ApiStack(Stack):
             identity_environment=self.directory.environment(pool.key),
             log_key=log_key,
         )
+        self.notifying_buckets = NotifyingBuckets(
+            self, "Buckets", stage=stage, keys=keys, functions=self.functions.functions
+        )
+        for key, bucket in self.notifying_buckets.buckets.items():
+            CfnOutput(self, names.bucket_output(key), value=bucket.bucket_name)
         declared_names = {f.name for f in FUNCTIONS}
         for declared in APIS:
             if declared.function not in declared_names or (

@@ -1,4 +1,7 @@
-"""The data stack: keys, tables, buckets and their backups. Everything here is retained."""
+"""The data stack: keys, tables, buckets and their backups. Everything here is retained.
+
+Buckets that invoke a function are built in the API stack (infra/components/notifying_buckets.py)
+but backed up here with the others."""
 
 from __future__ import annotations
 
@@ -30,11 +33,13 @@ class DataStack(Stack):
             stage=stage,
             key=self.encryption.key(STORAGE_ENCRYPTION_KEY),
             tables=list(self.tables.tables.values()),
-            buckets=[b for name, b in self.buckets.buckets.items() if name != access_log_bucket().key],
+            buckets=[b for name, b in self.buckets.buckets.items() if name != access_log_bucket().key]
+            + list(self.buckets.elsewhere.values()),
         )
         # What `cairn seed --stage` and `cairn token --stage` (devkit/discovery.py) read back.
         for key, table in self.tables.tables.items():
             CfnOutput(self, names.table_output(key), value=table.table_name)
+        # A bucket built in another stack is output by that stack (discovery reads every stack's).
         for key, bucket in self.buckets.buckets.items():
             CfnOutput(self, names.bucket_output(key), value=bucket.bucket_name)
         for key, kms_key in self.encryption.keys.items():
