@@ -127,15 +127,15 @@ def reconciliation_task(*, message_ref: str, lab_name: str, reason: str, authore
     }
 
 
-def critical_notice(*, report_ref: str, patient_id: str, recipient: str | None, sent: str) -> dict[str, Any]:
+def critical_notice(*, report_ref: str, recipient: str | None, sent: str) -> dict[str, Any]:
     """The alert a critical result sends its ordering Practitioner; it says a result waits, never
-    what it is."""
+    what it is. It has no subject: it is not in the patient's compartment, so the patient never
+    reads "critical result" before a clinician has reviewed it (the report is named in `about`)."""
     notice: dict[str, Any] = {
         "resourceType": COMMUNICATION,
         "status": "completed",
         "category": [copy.deepcopy(dict(ALERT))],
         "priority": "stat",
-        "subject": {"reference": f"Patient/{patient_id}"},
         "about": [{"reference": report_ref}],
         "sent": sent,
         "payload": [{"contentString": CRITICAL_NOTICE_TEXT}],

@@ -113,12 +113,12 @@ def test_a_critical_notice_is_a_valid_stat_alert_about_the_report_without_values
     report_id = clinic.report(patient_id, (6.8,))
     doctor = clinic.practitioner()
     notice = critical_notice(
-        report_ref=f"DiagnosticReport/{report_id}", patient_id=patient_id, recipient=doctor,
-        sent="2026-03-04T12:00:00Z",
+        report_ref=f"DiagnosticReport/{report_id}", recipient=doctor, sent="2026-03-04T12:00:00Z",
     )
 
     stored = clinic.system().create("Communication", notice).resource
 
+    assert "subject" not in stored  # not in the patient's compartment: no "critical" before review
     assert (stored["status"], stored["priority"]) == ("completed", "stat")
     assert stored["category"][0]["coding"][0]["code"] == "alert"
     assert stored["about"] == [{"reference": f"DiagnosticReport/{report_id}"}]
