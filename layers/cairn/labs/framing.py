@@ -8,6 +8,7 @@ python-hl7's logs the field text (PHI) when it meets an escape sequence it does 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -165,6 +166,13 @@ def segments(message: str) -> tuple[Segment, ...]:
 
 def is_segment_id(name: str) -> bool:
     return SEGMENT_ID.fullmatch(name) is not None
+
+
+def segment(name: str, fields: Mapping[int, str]) -> str:
+    """A segment written with each (already escaped) field at its HL7 position; MSH-1 is the
+    field separator itself, so an MSH's first entry is MSH-2."""
+    first = 2 if name == "MSH" else 1
+    return "|".join((name, *(fields.get(number, "") for number in range(first, max(fields) + 1)))).rstrip("|")
 
 
 def escape(text: str) -> str:

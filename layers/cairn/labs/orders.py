@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from cairn.labs.codings import hl7_system_name
-from cairn.labs.framing import STANDARD_SEPARATORS, escape
+from cairn.labs.framing import STANDARD_SEPARATORS, escape, segment
 from cairn.labs.model import CAIRN_APPLICATION, LabEndpoint
 from cairn.labs.timestamps import hl7_time, hl7_time_from_fhir
 
@@ -36,35 +36,28 @@ def order_message(
     authored = hl7_time_from_fhir(str(service_request.get("authoredOn", "")))
     occurrence = hl7_time_from_fhir(str(service_request.get("occurrenceDateTime", "")))
     segments = [
-        _segment("MSH", {2: STANDARD_SEPARATORS[1:], 3: CAIRN_APPLICATION, 4: escape(clinic_name),
+        segment("MSH", {2: STANDARD_SEPARATORS[1:], 3: CAIRN_APPLICATION, 4: escape(clinic_name),
                          5: escape(lab.application), 6: escape(lab.facility), 7: hl7_time(now),
                          9: kind + structure, 10: escape(control_id), 11: "P", 12: version}),
-        _segment("PID", {1: "1", 3: _patient_identifier(patient), 5: _patient_name(patient),
+        segment("PID", {1: "1", 3: _patient_identifier(patient), 5: _patient_name(patient),
                          7: hl7_time_from_fhir(str(patient.get("birthDate", ""))),
                          8: SEXES.get(str(patient.get("gender", "")), "")}),
-        _segment("PV1", {1: "1", 2: "O"}),
-        _segment("ORC", {1: "NW", 2: escape(placer_number), 9: hl7_time(now), 12: provider}),
+        segment("PV1", {1: "1", 2: "O"}),
+        segment("ORC", {1: "NW", 2: escape(placer_number), 9: hl7_time(now), 12: provider}),
     ]
     if timed and priority:
-        segments.append(_segment("TQ1", {1: "1", 9: priority}))
+        segments.append(segment("TQ1", {1: "1", 9: priority}))
     # Before v2.5 the priority goes in OBR-5 and in OBR-27 (quantity/timing), where 2.3 labs read it.
     legacy_priority = {5: priority, 27: f"^^^^^{priority}"} if priority and not timed else {}
-    segments.append(_segment("OBR", {
+    segments.append(segment("OBR", {
         1: "1", 2: escape(placer_number), 4: _service(service_request.get("code")),
         6: authored or occurrence, 7: occurrence, 16: provider, **legacy_priority,
     }))
     notes = enumerate(_notes(service_request), start=1)
-    segments += [_segment("NTE", {1: str(n), 2: "P", 3: text}) for n, text in notes]
+    segments += [segment("NTE", {1: str(n), 2: "P", 3: text}) for n, text in notes]
     reasons = enumerate(_reasons(service_request), start=1)
-    segments += [_segment("DG1", {1: str(n), 3: reason, 6: "W"}) for n, reason in reasons]
+    segments += [segment("DG1", {1: str(n), 3: reason, 6: "W"}) for n, reason in reasons]
     return "\r".join(segments)
-
-
-def _segment(name: str, fields: Mapping[int, str]) -> str:
-    """A segment with each field at its HL7 position (MSH-1 is the separator itself)."""
-    first = 2 if name == "MSH" else 1
-    slots = [fields.get(number, "") for number in range(first, max(fields) + 1)]
-    return "|".join((name, *slots)).rstrip("|")
 
 
 def _patient_identifier(patient: Mapping[str, Any]) -> str:
