@@ -1,7 +1,7 @@
 """Provision Cairn into an emulator from infra/declarations.py, the same source CDK builds from.
 
-Every resource here comes from a declaration (KEYS, TABLES, BUCKETS, USER_POOLS, FUNCTIONS,
-STATE_MACHINES, and the tier usage plans of APIS); nothing is listed twice. Names are
+Every resource here comes from a declaration (KEYS, TABLES, BUCKETS and their notifications,
+USER_POOLS, FUNCTIONS, STATE_MACHINES, and the tier usage plans of APIS); nothing is listed twice. Names are
 "cairn-<stage>-<key>". The result is a `Deployment`, which `cairn dev` writes to deployment.json
 for the other tools.
 
@@ -58,6 +58,8 @@ PASSWORD_POLICY = {
     "TemporaryPasswordValidityDays": 7,
 }
 PLACEHOLDER = re.compile(r"\$\{(\w+)\}")
+# Every way an object comes into being (PUT, POST, COPY, multipart upload).
+OBJECT_CREATED = "s3:ObjectCreated:*"
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,7 @@ def provision(clients: AwsClients, target: ProvisionTarget) -> Deployment:
     create_tenant_data_role(clients, target, deployment)
     create_functions(clients, target, deployment, layers)
     create_state_machines(clients, target, deployment)
+    create_bucket_notifications(clients, deployment)
     create_usage_plans(clients, target)
     return deployment
 
@@ -187,6 +190,48 @@ def create_buckets(clients: AwsClients, target: ProvisionTarget, deployment: Dep
             # A plain-HTTP emulator is not TLS, so this policy would rightly refuse every request.
             s3.put_bucket_policy(Bucket=name, Policy=json.dumps(_tls_only_policy(name)))
         deployment.buckets[declared.key] = name
+
+
+def create_bucket_notifications(clients: AwsClients, deployment: Deployment) -> None:
+    """For each bucket that `notifies` a function: S3 may invoke it for that bucket, and every object
+    created under `notify_prefix` does (as infra/components/notifying_buckets.py sets it up in AWS).
+
+    Run once the functions and the state machines exist, so the first notification finds both.
+    Idempotent: the permission is added once, and a notification configuration is replaced whole.
+    """
+    s3 = clients.s3()
+    aws_lambda = clients.lambda_()
+    for declared in declarations.BUCKETS:
+        if declared.notifies is None:
+            continue
+        name = deployment.buckets[declared.key]
+        function_arn = deployment.functions[declared.notifies]
+        _allow_invocation_by_bucket(aws_lambda, function_arn, f"{declared.key}-object-created",
+                                    bucket_arn=f"arn:aws:s3:::{name}", account_id=deployment.account_id)
+        s3.put_bucket_notification_configuration(Bucket=name, NotificationConfiguration={
+            "LambdaFunctionConfigurations": [{
+                "Id": f"{declared.key}-object-created",
+                "LambdaFunctionArn": function_arn,
+                "Events": [OBJECT_CREATED],
+                "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": declared.notify_prefix}]}},
+            }],
+        })
+
+
+def _allow_invocation_by_bucket(
+    aws_lambda: Any, function_arn: str, statement_id: str, *, bucket_arn: str, account_id: str
+) -> None:
+    """Let S3 invoke `function_arn` for `bucket_arn` of `account_id` only, unless already allowed
+    (Lambda refuses a duplicate statement id; moto would keep both)."""
+    try:
+        policy = json.loads(aws_lambda.get_policy(FunctionName=function_arn)["Policy"])
+    except aws_lambda.exceptions.ResourceNotFoundException:
+        policy = {"Statement": []}
+    if any(statement.get("Sid") == statement_id for statement in policy["Statement"]):
+        return
+    aws_lambda.add_permission(FunctionName=function_arn, StatementId=statement_id,
+                              Action="lambda:InvokeFunction", Principal="s3.amazonaws.com",
+                              SourceArn=bucket_arn, SourceAccount=account_id)
 
 
 def _ensure_bucket(s3: Any, name: str, region: str) -> None:
