@@ -44,6 +44,7 @@ class Acknowledged:
 @dataclass
 class LabDesk:
     records: RecordService
+    directory: RecordService  # the clinic's own context: finds its labs for any permitted caller
     audit: BaseAuditTrail
     intake_for: Callable[[str], Intake]
     ledger: BaseLabLedger
@@ -59,7 +60,7 @@ class LabDesk:
     def receive(self, lab_id: str, payload: bytes) -> Acknowledged:
         """Store each message of `payload`, start the workflow for the new ones, answer with ACKs."""
         require(self.records.context, LAB_MESSAGE, Action.CREATE)
-        find_lab(self.records, lab_id)
+        find_lab(self.directory, lab_id)
         received = self.intake_for(lab_id).receive(payload)
         for item in received:
             outcome = AuditOutcome.MINOR_FAILURE if item.refused else AuditOutcome.SUCCESS
@@ -76,7 +77,7 @@ class LabDesk:
     def order(self, lab_id: str, service_request: object) -> SubmittedOrder:
         if not isinstance(service_request, str) or not service_request.startswith("ServiceRequest/"):
             raise MalformedRequest('send {"serviceRequest": "ServiceRequest/<id>"}')
-        lab = find_lab(self.records, lab_id)
+        lab = find_lab(self.directory, lab_id)
         intake = self.intake_for(lab_id)
         return submit_order(self.records, intake.outbox, lab, service_request.removeprefix("ServiceRequest/"),
                             clinic_name=self.clinic_name or self._tenant, now=self.now)
@@ -99,7 +100,7 @@ class LabDesk:
 
     def messages(self, lab_id: str, status: str | None) -> list[LabMessage]:
         require(self.records.context, LAB_MESSAGE, Action.SEARCH)
-        find_lab(self.records, lab_id)
+        find_lab(self.directory, lab_id)
         wanted = None
         if status:
             try:
@@ -113,7 +114,7 @@ class LabDesk:
         """Run a held message through the workflow again; with "patient" (a reconciliation), as
         that patient's result."""
         require(self.records.context, LAB_MESSAGE, Action.UPDATE)
-        find_lab(self.records, lab_id)
+        find_lab(self.directory, lab_id)
         entry = self.ledger.get(lab_id, control_key)
         if entry is None:
             raise ResourceNotFound(LAB_MESSAGE, f"{lab_id}/{control_key}")

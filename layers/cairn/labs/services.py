@@ -90,6 +90,7 @@ class LabServices:
     def desk(self, context: TenantContext, standing: TenantStanding | None = None) -> LabDesk:
         """The labs as the verified caller `context` uses them (the lab API)."""
         records = self.clinical.records(context, standing)
-        return LabDesk(records=records, audit=self.clinical.audit_trail(context),
+        directory = self.clinical.records(TenantContext.system(context.tenant_id, "lab-directory"))
+        return LabDesk(records=records, directory=directory, audit=self.clinical.audit_trail(context),
                        intake_for=lambda lab_id: self.intake(context, lab_id), ledger=self.ledger(context),
                        workflow=self.workflow(), policy=lambda: self.release_policy(context), now=utc_now)
