@@ -18,12 +18,19 @@ def _outputs(synthesis: Synthesis, stack: str) -> dict[str, object]:
     return {key: output["Value"] for key, output in synthesis.templates[stack].get("Outputs", {}).items()}
 
 
-def test_data_stack_outputs_every_table_bucket_and_key(synthesis: Synthesis) -> None:
+def test_data_stack_outputs_every_table_and_key_and_each_bucket_is_output_by_its_stack(
+    synthesis: Synthesis,
+) -> None:
     outputs = _outputs(synthesis, "Data")
     expected = {names.table_output(t.key) for t in TABLES}
-    expected |= {names.bucket_output(b.key) for b in BUCKETS}
     expected |= {names.key_output(k.key) for k in KEYS}
     assert expected <= set(outputs)
+    for bucket in BUCKETS:  # discovery reads the outputs of every stack
+        output = names.bucket_output(bucket.key)
+        (stack,) = [s for s in synthesis.templates if output in _outputs(synthesis, s)]
+        value = _outputs(synthesis, stack)[output]
+        assert isinstance(value, dict)
+        assert synthesis.templates[stack]["Resources"][value["Ref"]]["Type"] == "AWS::S3::Bucket"
     tenants = _logical_id(synthesis, "Data", "AWS::DynamoDB::Table", "TableName", "cairn-dev-tenants")
     assert outputs[names.table_output("tenants")] == {"Ref": tenants}
 
