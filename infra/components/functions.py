@@ -1,5 +1,6 @@
 """Lambda functions from FUNCTIONS, each with its own role, log group and least-privilege grants,
-sharing two layers: Cairn's code and its runtime dependencies."""
+sharing two layers: Cairn's code and its runtime dependencies. Functions a bucket's events invoke
+asynchronously also get an encrypted dead-letter queue."""
 
 from __future__ import annotations
 
