@@ -25,12 +25,13 @@ from typing import Any
 from cairn.aws import AwsClients
 from devkit.demo_data import demo_patient_bundle
 from devkit.deployment import Deployment, UserPoolOutput
+from devkit.lab_demo import seed_lab_results
 from infra.declarations import PROJECT_ROOT
 from multitenant.provisioning import OnboardingLauncher, group_name
 from multitenant.registry import DynamoTenantRegistry
 
 DEMO_PASSWORD = "Cairn-Demo-2026!"  # noqa: S105 documented in `cairn dev`'s banner; local emulator only
-ROLES = ("admin", "physician", "nurse", "patient")
+ROLES = ("admin", "physician", "nurse", "patient", "lab_interface")
 SYNTHEA_DIR = PROJECT_ROOT.parent / "shared" / "fixtures" / "synthea"
 GENERATED_FOR_DEMO = 5
 GENERATED_FOR_SECOND = 3
@@ -85,8 +86,19 @@ def seed(clients: AwsClients, deployment: Deployment, synthea_dir: Path = SYNTHE
         report.failures += failures
         if patients:
             link_patient_user(clients, deployment, tenant.tenant_id, patients[0])
+        report.failures += seed_labs(clients, deployment, tenant.tenant_id, patients)
     deployment.demo_password = DEMO_PASSWORD
     return report
+
+
+def seed_labs(clients: AwsClients, deployment: Deployment, tenant_id: str, patients: list[str]) -> list[str]:
+    """The demo lab and its results file (devkit/lab_demo.py); a line if that failed (the rest of
+    the demo still works without lab results)."""
+    try:
+        seed_lab_results(clients, deployment, tenant_id, patients)
+    except Exception as exc:  # the demo goes on without lab results; the banner names the failure
+        return [f"{tenant_id}: demo lab results not seeded ({type(exc).__name__}: {exc})"]
+    return []
 
 
 def onboard_tenants(clients: AwsClients, deployment: Deployment, deadline: float) -> list[str]:

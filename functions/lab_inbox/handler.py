@@ -46,7 +46,8 @@ def handler(event: dict[str, Any], _context: Any) -> dict[str, Any]:
             logger.warning("file outside the inbox layout left alone", extra={"key_depth": key.count("/")})
             ignored += 1
             continue
-        version = record.s3.get_object.sequencer or record.s3.get_object.etag or ""
+        stored = record.raw_event.get("s3", {}).get("object", {})  # moto's events carry no sequencer
+        version = str(stored.get("sequencer") or stored.get("eTag") or stored.get("versionId") or "")
         name = "inbox-" + hashlib.sha256(f"{bucket}\n{key}\n{version}".encode()).hexdigest()[:48]
         workflow().start(name, {"tenant_id": location.tenant_id, "lab": location.lab_id,
                                 "inbox": {"bucket": bucket, "key": key}})
