@@ -20,6 +20,7 @@ from devkit import cli, seed
 from devkit.deployment import Deployment
 from devkit.tenants import TenantOperations
 from functions.operator_api import app as operator_app
+from infra.declarations import APIS
 from multitenant.context import Role, TenantContext
 from multitenant.errors import InvalidOnboardingRequest, TenantAlreadyExists
 from multitenant.lifecycle import TenantStatus
@@ -99,7 +100,7 @@ def _plans_holding(clients: AwsClients, key_id: str) -> set[str]:
 
 
 def _tenant_facing_plans(deployment: Deployment, tier: Tier) -> set[str]:
-    return {usage_plan_name(deployment.stage, api, tier) for api in ("fhir-api", "user-admin")}
+    return {usage_plan_name(deployment.stage, api.function, tier) for api in APIS if api.tier_usage_plans}
 
 
 def test_onboarding_makes_an_active_tenant_with_key_group_admin_and_settings(
