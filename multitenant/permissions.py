@@ -68,6 +68,7 @@ RESOURCE_TYPES: tuple[str, ...] = (
 )
 LAB_RESULT_TYPES = frozenset({"Observation", "DiagnosticReport"})
 LABORATORY = "laboratory"
+LABORATORY_CODES = frozenset({LABORATORY, "LAB"})  # observation-category; v2-0074 (DiagnosticReport)
 # The flag the labs issue sets when a clinician releases a result to the patient portal.
 RELEASE_SYSTEM = "https://cairn.health/fhir/CodeSystem/result-release"
 RELEASED = "released"
@@ -191,12 +192,13 @@ def compartment_patient_ids(resource: Mapping[str, Any]) -> frozenset[str]:
 
 
 def is_lab_result(resource: Mapping[str, Any]) -> bool:
-    """An Observation or DiagnosticReport whose category says laboratory."""
+    """An Observation or DiagnosticReport whose category says laboratory: Observation's
+    "laboratory", or DiagnosticReport's v2-0074 "LAB" (the code US Core and labs use for it)."""
     if resource.get("resourceType") not in LAB_RESULT_TYPES:
         return False
     for category in resource.get("category") or ():
         codings = category.get("coding") or () if isinstance(category, Mapping) else ()
-        if any(isinstance(c, Mapping) and c.get("code") == LABORATORY for c in codings):
+        if any(isinstance(c, Mapping) and c.get("code") in LABORATORY_CODES for c in codings):
             return True
     return False
 

@@ -15,6 +15,7 @@ from cairn.labs.model import PLACER_ORDER_SYSTEM, LabEndpoint
 from cairn.labs.orders import order_message
 from cairn.labs.outbox import BaseLabOutbox, OutboxKind
 from cairn.records.service import RecordService
+from multitenant.permissions import Action, require
 
 SERVICE_REQUEST = "ServiceRequest"
 ORDERABLE_STATUSES = ("draft", "active")
@@ -50,7 +51,8 @@ def submit_order(records: RecordService, outbox: BaseLabOutbox, lab: LabEndpoint
                  clinic_name: str, now: Callable[[], datetime],
                  new_number: Callable[[], str] = new_placer_number) -> SubmittedOrder:
     """Send the order to `lab`. Sending it again resends the same placer number (the lab sees
-    the same order, not a second one)."""
+    the same order, not a second one). Sending is ordering: it takes update rights on orders."""
+    require(records.context, SERVICE_REQUEST, Action.UPDATE)
     order = records.read(SERVICE_REQUEST, service_request_id)
     if order.get("status") not in ORDERABLE_STATUSES:
         raise InvalidResource([{
