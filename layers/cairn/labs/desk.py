@@ -71,7 +71,7 @@ class LabDesk:
         if items:
             keys = [i["control_key"] for i in items]
             self.workflow.start(execution_name("api", self._tenant, lab_id, keys),
-                                {"tenant_id": self._tenant, "lab": lab_id, "messages": items})
+                                {"tenant_id": self._tenant, "lab": lab_id, "inbox": None, "messages": items})
         return Acknowledged(commit_acks(received, self.now()), received)
 
     def order(self, lab_id: str, service_request: object) -> SubmittedOrder:
@@ -134,6 +134,6 @@ class LabDesk:
         attempt = self.now().strftime("%Y%m%dT%H%M%S%f")
         started = self.workflow.start(
             execution_name("reprocess", self._tenant, lab_id, [control_key, attempt]),
-            {"tenant_id": self._tenant, "lab": lab_id,
+            {"tenant_id": self._tenant, "lab": lab_id, "inbox": None,
              "messages": [{"control_key": control_key, "patient": patient_id}]})
         return {"message": entry.as_dict() | {"status": MessageStatus.RECEIVED.value}, "execution": started}
