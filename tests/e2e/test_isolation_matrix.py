@@ -38,6 +38,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cairn import config
 from devkit.api_front import load_apps
 from devkit.deployment import Deployment
+from devkit.lab_demo import DEMO_LAB
 from devkit.routes import Route
 from multitenant.context import Role
 from tests.e2e.cairn_dev import CairnDev
@@ -49,7 +50,7 @@ ATTACKER = "second-clinic"
 REFUSED = {401, 403, 404}
 # Refused as malformed (the forged body or query is not what the route takes) before any data is
 # looked up: nothing can be read or learnt, and there is no record access to audit.
-MALFORMED = {400, 422}
+MALFORMED = {400, 415, 422}  # refused for its form before any data is reached
 BODY_METHODS = {"POST", "PUT", "PATCH"}
 
 
@@ -177,7 +178,7 @@ def authorized_routes(deployment: Deployment) -> list[tuple[Route, str]]:
 
 
 # Path variables that name no record: what the victim's record is reached through.
-NON_ID_VARIABLES = {"{type}": "Patient", "{operation}": "$everything", "{vid}": "1"}
+NON_ID_VARIABLES = {"{type}": "Patient", "{operation}": "$everything", "{vid}": "1", "{lab}": DEMO_LAB}
 
 
 def _fill(template: str, victim: Victim) -> str:

@@ -15,7 +15,7 @@ from typing import Any
 
 from cairn.audit.events import AuditAction, AuditEvent, AuditOutcome
 from cairn.audit.trail import BaseAuditTrail
-from cairn.errors import MalformedRequest, ResourceNotFound
+from cairn.errors import AccessDenied, MalformedRequest, ResourceNotFound
 from cairn.labs import review, trend
 from cairn.labs.directory import find_lab
 from cairn.labs.intake import Intake, Received, commit_acks
@@ -26,6 +26,8 @@ from cairn.labs.workflow import LabWorkflow, execution_name, workflow_items
 from cairn.records.service import RecordService
 from multitenant.permissions import LAB_MESSAGE, Action, require
 
+AUDIT_ACTIONS = {Action.CREATE: AuditAction.CREATE, Action.SEARCH: AuditAction.EXECUTE,
+                 Action.UPDATE: AuditAction.UPDATE}
 REPROCESSABLE = (MessageStatus.QUARANTINED, MessageStatus.AWAITING_RECONCILIATION, MessageStatus.RECEIVED)
 
 
@@ -53,13 +55,22 @@ class LabDesk:
     now: Callable[[], datetime]
     clinic_name: str = ""
 
+    def _require(self, action: Action, subtype: str, entity: str) -> None:
+        """The permission table's answer; a denial is audited like the record service's."""
+        try:
+            require(self.records.context, LAB_MESSAGE, action)
+        except AccessDenied:
+            self.audit.record(AuditEvent(AUDIT_ACTIONS[action], subtype, AuditOutcome.MINOR_FAILURE,
+                                         LAB_MESSAGE, entity, "denied"))
+            raise
+
     @property
     def _tenant(self) -> str:
         return self.records.context.tenant_id
 
     def receive(self, lab_id: str, payload: bytes) -> Acknowledged:
         """Store each message of `payload`, start the workflow for the new ones, answer with ACKs."""
-        require(self.records.context, LAB_MESSAGE, Action.CREATE)
+        self._require(Action.CREATE, "lab-message", lab_id)
         find_lab(self.directory, lab_id)
         received = self.intake_for(lab_id).receive(payload)
         for item in received:
@@ -99,7 +110,7 @@ class LabDesk:
         return trend.trend(self.records, patient_id=patient.removeprefix("Patient/"), code=code)
 
     def messages(self, lab_id: str, status: str | None) -> list[LabMessage]:
-        require(self.records.context, LAB_MESSAGE, Action.SEARCH)
+        self._require(Action.SEARCH, "lab-message-search", lab_id)
         find_lab(self.directory, lab_id)
         wanted = None
         if status:
@@ -108,12 +119,15 @@ class LabDesk:
             except ValueError:
                 known = ", ".join(s.value for s in MessageStatus)
                 raise MalformedRequest(f"status is one of {known}") from None
-        return self.ledger.entries(lab_id, wanted)
+        found = self.ledger.entries(lab_id, wanted)
+        self.audit.record(AuditEvent(AuditAction.EXECUTE, "lab-message-search", AuditOutcome.SUCCESS,
+                                     LAB_MESSAGE, lab_id, f"status={wanted.value if wanted else 'any'}"))
+        return found
 
     def reprocess(self, lab_id: str, control_key: str, body: dict[str, Any]) -> dict[str, Any]:
         """Run a held message through the workflow again; with "patient" (a reconciliation), as
         that patient's result."""
-        require(self.records.context, LAB_MESSAGE, Action.UPDATE)
+        self._require(Action.UPDATE, "lab-message-reprocess", f"{lab_id}/{control_key}")
         find_lab(self.directory, lab_id)
         entry = self.ledger.get(lab_id, control_key)
         if entry is None:
