@@ -1,10 +1,12 @@
 """Lab results for the demo clinics of `cairn dev`: each clinic gets a lab in its directory
 ("demo-lab") and, for its first imported patients, a batch file of generated results (a normal
-CBC, an abnormal metabolic panel, a critical potassium, and HbA1c over a year for a trend) dropped
-into its lab inbox, so the lab-ingestion workflow files them as a real lab's file would be."""
+CBC, an abnormal metabolic panel, a critical lipid panel, and quarterly HbA1c for a trend)
+dropped into its lab inbox, so the lab-ingestion workflow files them as a real lab's file would
+be. `wait_for_lab_workflows` lets seeding finish before `cairn dev` says it is ready."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -22,7 +24,8 @@ from multitenant.context import TenantContext
 
 DEMO_LAB = "demo-lab"
 DEMO_LAB_NAME = "Cairn Demo Reference Lab"
-RESULT_PATIENTS = 3
+RESULT_PATIENTS = 1
+A1C_RESULTS = 2  # two, six months apart: a trend
 
 
 def seed_lab_results(clients: AwsClients, deployment: Deployment, tenant_id: str,
@@ -65,11 +68,11 @@ def _results_of(patient: PatientIdentity, number: int, now: datetime) -> list[st
             tests=panel_results(PANELS[panel], seed=number * 10 + index, outcome=outcome),
             panel=PANELS[panel], collected=now - timedelta(days=index + 1), sending_facility=DEMO_LAB_NAME))
     a1c = PANELS["hba1c"]
-    for quarter in range(4):
+    for quarter in range(A1C_RESULTS):
         messages.append(result_message(
             patient=patient, control_id=f"DEMO-{number}-A1C-{quarter}", placer=None,
             filler=f"DL{number}A{quarter}", tests=panel_results(a1c, seed=number * 100 + quarter), panel=a1c,
-            collected=now - timedelta(days=90 * (4 - quarter)), sending_facility=DEMO_LAB_NAME))
+            collected=now - timedelta(days=180 * (A1C_RESULTS - quarter)), sending_facility=DEMO_LAB_NAME))
     return messages
 
 
@@ -84,3 +87,16 @@ def _identity(patient: dict[str, Any]) -> PatientIdentity | None:
                            family=str(name["family"]), given=tuple(name.get("given") or ()),
                            birth_date=str(patient["birthDate"]), sex=patient.get("gender"))
 
+
+
+def wait_for_lab_workflows(clients: AwsClients, deployment: Deployment, deadline: float) -> list[str]:
+    """Wait until no lab-ingestion execution runs (the demo files are filed); a line per
+    execution that did not succeed."""
+    sfn = clients.stepfunctions()
+    arn = deployment.state_machines["lab-ingestion"]
+    while sfn.list_executions(stateMachineArn=arn, statusFilter="RUNNING")["executions"]:
+        if time.monotonic() > deadline:
+            return ["demo lab results: still being filed when seeding timed out"]
+        time.sleep(0.5)
+    failed = sfn.list_executions(stateMachineArn=arn, statusFilter="FAILED")["executions"]
+    return [f"demo lab results: execution {e['name']} failed" for e in failed]

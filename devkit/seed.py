@@ -25,7 +25,7 @@ from typing import Any
 from cairn.aws import AwsClients
 from devkit.demo_data import demo_patient_bundle
 from devkit.deployment import Deployment, UserPoolOutput
-from devkit.lab_demo import seed_lab_results
+from devkit.lab_demo import seed_lab_results, wait_for_lab_workflows
 from infra.declarations import PROJECT_ROOT
 from multitenant.provisioning import OnboardingLauncher, group_name
 from multitenant.registry import DynamoTenantRegistry
@@ -87,6 +87,7 @@ def seed(clients: AwsClients, deployment: Deployment, synthea_dir: Path = SYNTHE
         if patients:
             link_patient_user(clients, deployment, tenant.tenant_id, patients[0])
         report.failures += seed_labs(clients, deployment, tenant.tenant_id, patients)
+    report.failures += wait_for_lab_workflows(clients, deployment, deadline)
     deployment.demo_password = DEMO_PASSWORD
     return report
 

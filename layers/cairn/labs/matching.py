@@ -108,10 +108,9 @@ def _identified_patient(records: RecordService, identity: PatientIdentity) -> Pa
     values = list(dict.fromkeys(i.value for i in identity.identifiers if i.value.strip()))
     if not values:
         return PatientMatch(None, "the lab sent no patient identifier (PID-3) and the result names no order")
-    candidates: dict[str, dict[str, Any]] = {}
-    for value in values:
-        for patient in search_every_page(records, PATIENT, {"identifier": [_escaped(value)]}):
-            candidates[str(patient["id"])] = patient
+    # One search: a comma ORs the identifiers (one audited search, not one per PID-3 repetition).
+    candidates = {str(patient["id"]): patient for patient in search_every_page(
+        records, PATIENT, {"identifier": [",".join(_escaped(value) for value in values)]})}
     if not candidates:
         return PatientMatch(None, "no patient of the clinic has the identifier the lab sent")
     agreeing = [

@@ -4,8 +4,10 @@ key cache and record service), so labs use the same seam as the rest of the char
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar, cast
 
 from cairn.clock import utc_now
 from cairn.config import LAB_INGESTION_STATE_MACHINE_ARN
@@ -28,13 +30,37 @@ from multitenant.onboarding import DEFAULT_SETTINGS
 from multitenant.provisioning import DynamoTenantSettings
 from multitenant.standing import TenantStanding
 
+T = TypeVar("T")
 RELEASE_SETTING = "lab_results_release"
+CONFIGURATION_TTL_SECONDS = 60.0  # a lab's or policy's change applies within a minute
+
+
+class ShortLivedCache:
+    """What each workflow step would otherwise look up again (the clinic's lab, its release
+    policy), kept per process for a minute: each message runs six steps, and without it every
+    step spent four AWS calls on the same answers (bench/labs.py). Never holds PHI."""
+
+    def __init__(self, ttl_seconds: float = CONFIGURATION_TTL_SECONDS,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._ttl = ttl_seconds
+        self._clock = clock
+        self._entries: dict[tuple[str, ...], tuple[float, Any]] = {}
+
+    def get(self, key: tuple[str, ...], load: Callable[[], T]) -> T:
+        now = self._clock()
+        found = self._entries.get(key)
+        if found is not None and found[0] > now:
+            return cast(T, found[1])
+        value = load()  # an error (an unknown lab) is not cached
+        self._entries[key] = (now + self._ttl, value)
+        return value
 
 
 @dataclass(frozen=True)
 class LabServices:
     clinical: ClinicalRuntime
     environ: Mapping[str, str]
+    cache: ShortLivedCache = field(default_factory=ShortLivedCache)
 
     @property
     def bucket(self) -> str:
@@ -62,9 +88,17 @@ class LabServices:
 
     def release_policy(self, context: TenantContext) -> ReleasePolicy:
         """The clinic's lab_results_release setting (the onboarding default when unset)."""
-        settings = DynamoTenantSettings(self.clinical.clients_for(context).dynamodb(),
-                                        self.clinical.settings.clinical_table).get(context.tenant_id) or {}
-        return ReleasePolicy.parse(settings.get(RELEASE_SETTING, DEFAULT_SETTINGS[RELEASE_SETTING]))
+        def load() -> ReleasePolicy:
+            stored = DynamoTenantSettings(self.clinical.clients_for(context).dynamodb(),
+                                          self.clinical.settings.clinical_table)
+            settings = stored.get(context.tenant_id) or {}
+            return ReleasePolicy.parse(settings.get(RELEASE_SETTING, DEFAULT_SETTINGS[RELEASE_SETTING]))
+        return self.cache.get(("release-policy", context.tenant_id), load)
+
+    def lab(self, context: TenantContext, lab_id: str) -> LabEndpoint:
+        """The clinic's lab (LabNotFound if it has none of that name), read as the clinic."""
+        directory = self.records(TenantContext.system(context.tenant_id, "lab-directory"))
+        return self.cache.get(("lab", context.tenant_id, lab_id), lambda: find_lab(directory, lab_id))
 
     def ingestion(self, context: TenantContext, lab_id: str, *, require_lab: bool = True) -> Ingestion:
         """The workflow's steps for one clinic and lab (system context: the workflow acts for the
@@ -72,7 +106,7 @@ class LabServices:
         records = self.records(context)
         intake = self.intake(context, lab_id)
         try:
-            lab = find_lab(records, lab_id)
+            lab = self.lab(context, lab_id)
         except LabNotFound:
             if require_lab:
                 raise
