@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from devkit import dynamodb_transactions, lambda_executor
+from devkit import dynamodb_queries, dynamodb_transactions, lambda_executor
 
 REGION = "us-east-1"
 LOOPBACK = "127.0.0.1"
@@ -125,7 +125,8 @@ def start_embedded(port: int, cache_dir: Path) -> Emulator:
     os.environ["AWS_ENDPOINT_URL"] = endpoint_url
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per AWS call is noise
     running = Emulator(endpoint_url=endpoint_url, embedded=True)
-    running._patches += [lambda_executor.install(cache_dir), dynamodb_transactions.install()]
+    running._patches += [lambda_executor.install(cache_dir), dynamodb_transactions.install(),
+                         dynamodb_queries.install()]
     server = ThreadedMotoServer(ip_address=LOOPBACK, port=port, verbose=False)
     try:
         server.start()

@@ -33,9 +33,10 @@ def synthea_bundles(shared_fixtures: Path) -> list[dict[str, Any]]:
 
 @pytest.fixture(scope="session", autouse=True)
 def _dynamodb_transactions_at_table_independent_cost() -> Any:
-    """moto's transactions copy whole tables to roll back; the embedded runtime patches that
-    (devkit.dynamodb_transactions) and so do the tests that run moto in this process."""
-    from devkit import dynamodb_transactions
+    """moto's transactions copy whole tables to roll back, and its queries sort whole tables; the
+    embedded runtime patches both (devkit.dynamodb_transactions, devkit.dynamodb_queries) and so
+    do the tests that run moto in this process."""
+    from devkit import dynamodb_queries, dynamodb_transactions
 
-    with dynamodb_transactions.installed():
+    with dynamodb_transactions.installed(), dynamodb_queries.installed():
         yield

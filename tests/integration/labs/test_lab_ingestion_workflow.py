@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from cairn.aws import AwsClients
+from cairn.labs.inbox_files import inbox_key
 from cairn.labs.ledger import MessageStatus
 from devkit.deployment import Deployment
 from multitenant.context import Role, TenantContext
@@ -124,6 +125,7 @@ def test_an_unknown_patient_waits_for_reconciliation_with_an_ae_and_nothing_in_a
     ("MDHHS-OML-O21-1.hl7", "200"),  # an order (2.5.1)
     ("ORM-O01-01.hl7", "203"),  # 2.6: a version Cairn does not read
     ("OML-O21-01.hl7", "203"),
+    ("ORM-O01-02.hl7", "203"),
 ])
 def test_orders_and_unsupported_versions_are_refused_with_cr_and_kept(
         acme: LabClinic, name: str, error: str) -> None:
@@ -155,6 +157,37 @@ def test_a_message_sent_twice_is_acknowledged_and_stored_once(acme: LabClinic) -
     assert "duplicate" in text
     assert len(acme.wait_for_workflows()) == executions
     assert len(acme.search("DiagnosticReport")) == reports
+
+
+@needs_fixtures
+def test_the_python_hl7_sample_reuses_the_ghh_labs_control_id_so_it_is_a_duplicate(acme: LabClinic) -> None:
+    acme.post_hl7(fixture("ORU-R01-RMGEAD.hl7"))  # GHH LAB's CNTRL-3456, filed for Eve Everywoman
+    acme.wait_for_workflows()
+    filed = acme.message("CNTRL-3456")
+
+    status, acks = acme.post_hl7(fixture("python-hl7_sample_hl7_GHH_ORU_R01.hl7"))  # the same control id
+
+    assert status == 200
+    [[_, code, control, text, *_]] = msa(acks)
+    assert (code, control) == ("CA", "CNTRL-3456")
+    assert "duplicate" in text
+    assert acme.message("CNTRL-3456") == filed
+
+
+def test_a_file_dropped_in_another_clinics_s3_inbox_is_that_clinics_and_reaches_no_other(
+        acme: LabClinic, beta: LabClinic) -> None:
+    acme_reports = len(acme.search("DiagnosticReport"))
+    s3 = beta.clients.s3()
+
+    s3.put_object(Bucket=beta.deployment.buckets["lab-inbox"],
+                  Key=inbox_key(beta.tenant_id, LAB, "misfiled.hl7"),
+                  Body=_result("MISFILED-1", "Duck^Donald", "19241010", "10006579").encode())
+    beta.wait_for_workflows()
+
+    assert beta.message("MISFILED-1").status is MessageStatus.AWAITING_RECONCILIATION
+    assert msa(beta.ack("MISFILED-1"))[0][1] == "AE"
+    assert acme.ledger().get(LAB, "MISFILED-1") is None
+    assert len(acme.search("DiagnosticReport")) == acme_reports
 
 
 def test_broken_messages_are_refused_or_quarantined_and_the_good_one_in_the_batch_is_filed(
