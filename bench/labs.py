@@ -20,17 +20,19 @@ table grows): `--messages 200` gives the figure in a few minutes.
 The clinic releases after review; `--patients` patients are enrolled, and a ServiceRequest with a
 placer number is created for each ordered message. Of every 20 messages: 1 names a patient the
 clinic does not have (held for reconciliation), 1 is critical (a stat review task), 2 are
-unsolicited (matched by the lab's identifier), 4 abnormal and 12 normal, all against an order.
+unsolicited (matched by the lab's identifier), and the critical one, 4 abnormal and 12 normal
+answer an order.
 
 AWS calls are counted by wrapping botocore's `ClientCreator.create_client` for the run: every
 client the process builds gets bench.measure's CallCounter (botocore before-call/after-call
-events), chosen by who builds it. The Lambda handlers run in-process (devkit.lambda_executor), so
-a client built while a function runs is the function's own: its calls are the workflow's. moto's
-Step Functions executor builds a fresh boto3 client for every Task and calls Lambda Invoke back
-through the emulator's HTTP port: those invokes are the workflow's too, shown apart as
-"StepFunctions task Lambda.Invoke". The benchmark's own clients (the put, API Gateway's invoke,
-polling for the end) are not counted. The S3 notification's invoke of the lab-inbox function is
-made inside moto without botocore (one per file, not counted).
+events), chosen by who builds it, and the functions' clients a clock of seconds per operation.
+The Lambda handlers run in-process (devkit.lambda_executor), so a client built while a function
+runs is the function's own: its calls are the workflow's. moto's Step Functions executor builds a
+fresh boto3 client for every Task and calls Lambda Invoke back through the emulator's HTTP port:
+those invokes are the workflow's too, shown apart as "StepFunctions task Lambda.Invoke". The
+benchmark's own clients (the put, API Gateway's invoke, polling for the end) are not counted. The
+S3 notification's invoke of the lab-inbox function is made inside moto without botocore (one per
+file, not counted).
 """
 
 from __future__ import annotations
