@@ -9,6 +9,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+import jwt
 import pytest
 import requests
 
@@ -28,8 +29,8 @@ def _get(dev: CairnDev, path: str, role: str, **params: str) -> requests.Respons
 
 def _linked_patient(dev: CairnDev) -> dict[str, Any]:
     """The Patient the demo patient login is linked to, read as the physician."""
-    own = requests.get(f"{dev.api_url}/fhir/R4/Patient", headers=dev.auth(CLINIC, "patient"), timeout=60)
-    patient_id = own.json()["entry"][0]["resource"]["id"]
+    claims = jwt.decode(dev.token(CLINIC, "patient"), options={"verify_signature": False})
+    patient_id = claims["custom:patient_id"]
     answer = _get(dev, f"/fhir/R4/Patient/{patient_id}", "physician")
     assert answer.status_code == 200
     patient: dict[str, Any] = answer.json()
@@ -40,13 +41,12 @@ def _wait_for_review(dev: CairnDev, control: str, timeout: float = 120) -> dict[
     """The inbox item of the report filed from message `control`, once the workflow filed it."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        inbox = _get(dev, "/lab-results/inbox", "physician", _count="200").json()["results"]
-        reports = {item["report"]: item for item in inbox}
         messages = _get(dev, f"/labs/{DEMO_LAB}/messages", "admin").json()["messages"]
         entry = next((m for m in messages if m["controlId"] == control), None)
-        if entry and entry["status"] == "processed":
+        if entry and entry["status"] == "processed":  # filed and flagged: its review is open
+            inbox = _get(dev, "/lab-results/inbox", "physician", _count="200").json()["results"]
             report = next(r for r in entry["references"] if r.startswith("DiagnosticReport/"))
-            return dict(reports[report])
+            return dict(next(item for item in inbox if item["report"] == report))
         time.sleep(0.5)
     raise AssertionError(f"message {control} was not filed within {timeout} s")
 
