@@ -48,7 +48,7 @@ import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stdout
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -361,15 +361,20 @@ class Clinic:
         raise TimeoutError(f"the lab-ingestion workflow was still running after {timeout:.0f} s")
 
     def task_failures(self, executions: Iterable[str]) -> Counter[str]:
-        """Failed Task attempts by error name (each one retried, or caught into quarantine): retries
-        add calls and seconds, so the figure is read together with them."""
+        """Failed Task attempts by state, error and cause (each retried, or caught into quarantine):
+        retries add calls and seconds, so the figure is read together with them. The messages are
+        synthetic, and a cause names an exception, not a message's content."""
         pages = self.clients.stepfunctions().get_paginator("get_execution_history")
         failed: Counter[str] = Counter()
         for arn in executions:
+            events: dict[int, dict[str, Any]] = {}
             for page in pages.paginate(executionArn=arn):
-                for event in page["events"]:
-                    if event["type"] == "TaskFailed":
-                        failed[str(event["taskFailedEventDetails"].get("error", "unnamed"))] += 1
+                events.update((event["id"], event) for event in page["events"])
+            for event in events.values():
+                if event["type"] == "TaskFailed":
+                    details = event["taskFailedEventDetails"]
+                    failed[f"{_state_of(event, events)}: {details.get('error')} "
+                           f"({str(details.get('cause', ''))[:120]})"] += 1
         return failed
 
     def delivered(self, executions: dict[str, str], results: Sequence[LabResult]) -> str:
@@ -387,6 +392,16 @@ class Clinic:
             entry = ledger.get(LAB, control)
             found[entry.status.value if entry else "missing"] += 1
         return found
+
+
+def _state_of(event: dict[str, Any], events: dict[int, dict[str, Any]]) -> str:
+    """The state a history event belongs to: the TaskStateEntered its previous events lead back to."""
+    for _ in range(5):
+        entered = event.get("stateEnteredEventDetails")
+        if entered:
+            return str(entered["name"])
+        event = events.get(event.get("previousEventId", 0), {})
+    return "unknown state"
 
 
 # -- the run -------------------------------------------------------------------------------------
@@ -466,14 +481,15 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")  # no metric lines amid the table
     rows = [HEADER]
     rows += [floor.row() for floor in floors(lab_results(messages, patients, "FLOOR"))]
-    census = CallCensus()
-    with census.watching(), tempfile.TemporaryDirectory(prefix="cairn-bench-labs-") as cache_dir:
+    census, out = CallCensus(), sys.stdout
+    # The functions' own output (Powertools flushes its buffered metric lines) is dropped.
+    with (census.watching(), tempfile.TemporaryDirectory(prefix="cairn-bench-labs-") as cache_dir,
+          open(os.devnull, "w") as devnull, redirect_stdout(devnull)):
         for result in workflow_figures(census, messages, patients, max(0, args.api), Path(cache_dir)):
-            if isinstance(result, str):
-                print(result, flush=True)
-            else:
-                print(result.row(), flush=True)
-                rows.append(result.row())
+            line = result if isinstance(result, str) else result.row()
+            print(line, file=out, flush=True)
+            if isinstance(result, Throughput):
+                rows.append(line)
     print()
     print("\n".join(rows))
     print(NOTE)
