@@ -14,8 +14,8 @@ runtime `cairn dev` uses, side by side with parsing alone as the floor, and AWS 
    API Gateway invokes the lab-api function; the request (store, accept ACKs) is timed on its own,
    and again until the execution it started stopped.
 
-1,000 messages take well over ten minutes here (about 0.6 s a message at the start, slower as the
-table grows): `--messages 200` gives the figure in a few minutes.
+1,000 messages take ten minutes or more here (0.5 to 1.3 s a message across runs on one machine,
+slower as the tables grow): `--messages 200` gives the figure in about three minutes.
 
 The clinic releases after review; `--patients` patients are enrolled, and a ServiceRequest with a
 placer number is created for each ordered message. Of every 20 messages: 1 names a patient the
@@ -464,8 +464,7 @@ MaxConcurrency of 10 overlaps nothing and the figure is the sum of every step of
 Each step is a Lambda Invoke from moto's Step Functions executor over HTTP (a new boto3 client per
 Task), and inside it each of the function's AWS calls is another HTTP round trip to moto (signing,
 routing, moto's own work): the line above each table says how much of the wall time those calls
-took. moto's DynamoDB Query reads the whole table, so it slows as the run fills the table.
-In AWS the Map runs 10 messages at once in parallel containers; the calls per message carry over,
+took. In AWS the Map runs 10 messages at once in parallel containers; the calls per message carry over,
 the seconds do not."""
 
 
