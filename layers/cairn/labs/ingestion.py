@@ -72,8 +72,12 @@ class Ingestion:
         return entry
 
     def _message(self, ref: MessageRef) -> LabResultMessage:
+        return self._read(ref)[1]
+
+    def _read(self, ref: MessageRef) -> tuple[LabMessage, LabResultMessage]:
+        """The ledger entry and the stored message, read once per step."""
         entry = self._entry(ref)
-        return read_results(self.raw.load(ref.lab_id, entry.message_id))
+        return entry, read_results(self.raw.load(ref.lab_id, entry.message_id))
 
     # -- steps ------------------------------------------------------------------------------
     def parse(self, ref: MessageRef) -> dict[str, Any]:
@@ -87,7 +91,7 @@ class Ingestion:
         """The patient and the order. Never a guess: no match (or an ambiguous one) opens a
         reconciliation Task and the message waits for a person. `patient_override` is that
         person's answer (reprocessing a reconciled message)."""
-        message = self._message(ref)
+        entry, message = self._read(ref)
         order = next((found for g in message.groups if (found := matching.find_order(self.records, g.order))),
                      None)
         if patient_override:
@@ -98,13 +102,13 @@ class Ingestion:
             matched = matching.match_patient(self.records, message.patient, order)
             patient_id, reason = matched.patient_id, matched.reason
         if patient_id is None:
-            return {"matched": False, "task": self._open_reconciliation(ref, reason or "no patient matched")}
+            task = self._open_reconciliation(entry, reason or "no patient matched")
+            return {"matched": False, "task": task}
         return {"matched": True, "patient": patient_id, "order": order["id"] if order else None}
 
-    def _open_reconciliation(self, ref: MessageRef, reason: str) -> str:
-        entry = self._entry(ref)
+    def _open_reconciliation(self, entry: LabMessage, reason: str) -> str:
         task_id = resource_id(self.lab.lab_id, entry.control_key, "reconcile")
-        task = review.reconciliation_task(message_ref=f"{ref.lab_id}/{entry.control_key}",
+        task = review.reconciliation_task(message_ref=f"{entry.lab_id}/{entry.control_key}",
                                           lab_name=self.lab.name, reason=reason, authored_on=self._stamp())
         self._store(task, task_id)
         self.ledger.put(replace(entry, status=MessageStatus.AWAITING_RECONCILIATION, reason=reason,
@@ -114,17 +118,16 @@ class Ingestion:
     def store_results(self, ref: MessageRef, patient_id: str, order_id: str | None) -> dict[str, Any]:
         """Observations, then the DiagnosticReport that lists them, per OBR group; the order gets
         the lab's filler number and, once final, status completed."""
-        message = self._message(ref)
+        entry, message = self._read(ref)
         reports: list[dict[str, Any]] = []
         for index, group in enumerate(message.groups):
             reports.append(self._store_group(ref, index, group, patient_id, order_id))
-        if order_id:
-            self._update_order(order_id, message)
+        owner = self._update_order(order_id, message) if order_id else None
         references = [r["report"] for r in reports] + [o for r in reports for o in r["observations"]]
-        self.ledger.update(ref.lab_id, ref.control_key, references=tuple(references))
+        self.ledger.put(replace(entry, references=tuple(references)))
         return {"reports": [{"report": r["report"], "severity": r["severity"], "final": r["final"]}
                             for r in reports],
-                "unsolicited": order_id is None}
+                "unsolicited": order_id is None, "owner": owner}
 
     def _store_group(self, ref: MessageRef, index: int, group: ResultGroup, patient_id: str,
                      order_id: str | None) -> dict[str, Any]:
@@ -167,7 +170,9 @@ class Ingestion:
             self.records.update(str(resource["resourceType"]), resource_id_, {**resource, "id": resource_id_},
                                 if_match=f'W/"{current["meta"]["versionId"]}"')
 
-    def _update_order(self, order_id: str, message: LabResultMessage) -> None:
+    def _update_order(self, order_id: str, message: LabResultMessage) -> str | None:
+        """The lab's filler numbers and, once every report is final, completed; returns the
+        ordering clinician (who reviews the result)."""
         order = self.records.read("ServiceRequest", order_id)
         changed = dict(order)
         identifiers = list(order.get("identifier") or [])
@@ -182,12 +187,13 @@ class Ingestion:
         if changed != order:
             self.records.update("ServiceRequest", order_id, changed,
                                 if_match=f'W/"{order["meta"]["versionId"]}"')
+        return ordering_clinician(order)
 
     def flag(self, ref: MessageRef, stored: Mapping[str, Any], patient_id: str,
              order_id: str | None) -> dict[str, Any]:
         """A review Task per report for the ordering clinician (stat for critical, urgent for
         abnormal, routine otherwise) and, for a critical result, a notice to that clinician."""
-        owner = self._ordering_clinician(order_id)
+        owner = stored.get("owner") if order_id else None
         tasks: list[str] = []
         notices: list[str] = []
         for report in stored.get("reports", ()):
@@ -206,13 +212,6 @@ class Ingestion:
                                                    sent=self._stamp()), notice_id)
                 notices.append(f"Communication/{notice_id}")
         return {"tasks": tasks, "notices": notices}
-
-    def _ordering_clinician(self, order_id: str | None) -> str | None:
-        if not order_id:
-            return None
-        requester = (self.records.read("ServiceRequest", order_id).get("requester") or {}).get("reference")
-        return str(requester) if isinstance(requester, str) and requester.startswith(
-            review.PRACTITIONER_TYPES) else None
 
     def decide_release(self, stored: Mapping[str, Any]) -> dict[str, Any]:
         """Release now (immediate), say when (delay), or leave it to the reviewer (after_review)."""
@@ -233,8 +232,8 @@ class Ingestion:
     def acknowledge(self, ref: MessageRef, outcome: Mapping[str, Any]) -> dict[str, Any]:
         """The application ACK in the lab's outbox: AA when filed, AE (unknown key) when the
         message waits for reconciliation."""
-        entry = self._entry(ref)
-        header = self._message(ref).header
+        entry, message = self._read(ref)
+        header = message.header
         if outcome.get("matched", True):
             code, text, error = AckCode.APPLICATION_ACCEPT, "results filed", None
             entry = replace(entry, status=MessageStatus.PROCESSED, ack_code=code.value)
@@ -269,6 +268,14 @@ class Ingestion:
 
     def _stamp(self) -> str:
         return self.now().isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def ordering_clinician(order: Mapping[str, Any]) -> str | None:
+    """The order's requester when a Practitioner (or PractitionerRole) asked for it."""
+    requester = (order.get("requester") or {}).get("reference")
+    if isinstance(requester, str) and requester.startswith(review.PRACTITIONER_TYPES):
+        return requester
+    return None
 
 
 def _first_code(resource: Mapping[str, Any]) -> str:
