@@ -252,3 +252,21 @@ def _result(control: str, name: str, birth: str, mrn: str, value: str = "4.1", f
         f"OBX|1|NM|2823-3^Potassium [Moles/volume] in Serum or Plasma^LN||{value}|mmol/L^mmol/L^UCUM|3.5-5.1"
         f"|{flag}|||F|||20261120080000",
     ])
+
+
+def test_no_patient_detail_reaches_the_logs_whatever_becomes_of_the_message(
+        acme: LabClinic, capfd: pytest.CaptureFixture[str]) -> None:
+    acme.patient("Quillfeather", "Ottoline", "1951-12-24", "Q-424242")
+    filed = _result("LOG-1", "Quillfeather^Ottoline", "19511224", "Q-424242", value="6.9", flag="HH")
+    unknown = _result("LOG-2", "Zebulon^Quincey", "19330303", "Z-31337")
+    truncated = _result("LOG-3", "Quillfeather^Ottoline", "19511224", "Q-424242")[:-30]
+
+    acme.post_hl7("\r".join([filed, unknown, truncated]))
+    acme.wait_for_workflows()
+
+    logged = "".join(capfd.readouterr())
+    assert '"service":"lab-ingestion"' in logged  # the functions' own output was captured
+    assert acme.message("LOG-1").status is MessageStatus.PROCESSED
+    assert acme.message("LOG-2").status is MessageStatus.AWAITING_RECONCILIATION
+    for detail in ("Quillfeather", "Ottoline", "Zebulon", "Quincey", "Q-424242", "Z-31337", "19511224"):
+        assert detail not in logged, f"{detail!r} reached the logs"
