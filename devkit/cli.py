@@ -32,6 +32,7 @@ from devkit import importer, seed, tenants
 from devkit.deployment import Deployment, state_dir
 from devkit.discovery import DiscoveryError, discover, stage_clients
 from devkit.emulator import PortInUse
+from devkit.lab_demo import DEMO_LAB
 from devkit.seed import DEMO_PASSWORD, ROLES, TENANTS
 from devkit.stack import DevOptions, DevStack, RunningStack
 from devkit.tokens import TokenError, id_token
@@ -175,6 +176,9 @@ def banner(running: RunningStack, directory: Path) -> str:
         "Get a token and call the API:",
         "  TOKEN=$(cairn token --tenant demo-clinic --role physician)",
         f"  curl -H \"Authorization: Bearer $TOKEN\" {deployment.api_url}/fhir/R4/Patient",
+        f"  curl -H \"Authorization: Bearer $TOKEN\" {deployment.api_url}/lab-results/inbox",
+        f"Labs post HL7 v2 results to {deployment.api_url}/labs/{DEMO_LAB}/hl7 "
+        "(token of --role lab_interface; see docs/labs.md)",
         "",
     ]
     if deployment.embedded:
