@@ -236,7 +236,9 @@ class Ingestion:
         header = message.header
         if outcome.get("matched", True):
             code, text, error = AckCode.APPLICATION_ACCEPT, "results filed", None
-            entry = replace(entry, status=MessageStatus.PROCESSED, ack_code=code.value)
+            # filed: whatever held it before (a reconciliation) no longer applies
+            entry = replace(entry, status=MessageStatus.PROCESSED, ack_code=code.value, reason="",
+                            hl7_error="")
         else:
             code = AckCode.APPLICATION_ERROR
             text = "results held: the patient could not be matched; the clinic will reconcile them"

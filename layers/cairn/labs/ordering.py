@@ -78,7 +78,7 @@ def submit_order(records: RecordService, outbox: BaseLabOutbox, lab: LabEndpoint
     requester_ref = str((order.get("requester") or {}).get("reference") or "")
     requester = (records.read("Practitioner", requester_ref.removeprefix("Practitioner/"))
                  if requester_ref.startswith("Practitioner/") else None)
-    control_id = "ORD" + placer[3:] + now().strftime("%H%M%S")
+    control_id = "O" + placer[3:] + now().strftime("%H%M%S")  # 19 characters: MSH-10 holds 20
     message = order_message(lab=lab, service_request=order, patient=patient, requester=requester,
                             placer_number=placer, control_id=control_id, now=now(), clinic_name=clinic_name)
     where = outbox.deliver(lab.lab_id, OutboxKind.ORDERS, placer, message)

@@ -269,8 +269,6 @@ def test_failure_reads_what_it_can_and_names_nothing_else(error: dict[str, Any],
     assert failure(error) == expected
 
 
-@pytest.mark.xfail(strict=True, reason="ingestion.py Ingestion.acknowledge keeps the hold's reason and "
-                                       "hl7_error (204) on a message it files with AA after reconciliation")
 def test_a_reconciled_message_once_filed_no_longer_carries_why_it_was_held() -> None:
     lab = Lab()
     stranger = PatientIdentity((PatientIdentifier("LAB-77"),), "Luna", ("Ana",), "1980-02-03", "female")
