@@ -11,8 +11,10 @@ from typing import Any
 
 from cairn.labs.intake import Intake
 from cairn.labs.ledger import BaseLabLedger, LabMessage, MessageAlreadyReceived, MessageStatus
+from cairn.labs.model import PatientIdentity
 from cairn.labs.outbox import BaseLabOutbox, OutboxKind
 from cairn.labs.raw_messages import BaseRawMessages
+from devkit.lab_messages import PANELS, panel_results, result_message
 from multitenant.context import TenantContext
 
 NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
@@ -94,3 +96,14 @@ def intake_for(context: TenantContext, lab_id: str = "acme-lab") -> Intake:
 
 def processed(entry: LabMessage) -> LabMessage:
     return replace(entry, status=MessageStatus.PROCESSED, ack_code="AA")
+
+
+def potassium_result(patient: PatientIdentity, control: str, seed: int = 1) -> str:
+    """A generated ORU^R01 with one potassium result, control id `control`."""
+    return result_message(patient=patient, control_id=control, placer=None, filler=f"F-{control}",
+                          tests=panel_results(PANELS["potassium"], seed=seed), collected=NOW)
+
+
+def segments(message: str, name: str) -> list[list[str]]:
+    """The fields of every `name` segment of `message` (ACKs: MSA, ERR)."""
+    return [s.split("|") for s in message.split("\r") if s.startswith(name + "|")]

@@ -15,9 +15,17 @@ from cairn.labs.intake import MAX_PAYLOAD_BYTES, ack_control_id, commit_acks
 from cairn.labs.ledger import MessageStatus, control_key
 from cairn.labs.model import MalformedMessage, PatientIdentifier, PatientIdentity
 from cairn.labs.outbox import OutboxKind
-from devkit.lab_messages import PANELS, batch_file, panel_results, result_message
+from devkit.lab_messages import batch_file
 from multitenant.context import TenantContext
-from tests.unit.labs.lab_fakes import NOW, FakeLabLedger, FakeLabOutbox, FakeRawMessages, intake_for
+from tests.unit.labs.lab_fakes import (
+    NOW,
+    FakeLabLedger,
+    FakeLabOutbox,
+    FakeRawMessages,
+    intake_for,
+    potassium_result,
+    segments,
+)
 
 ACME = TenantContext.system("acme", "test")
 LAB = "acme-lab"
@@ -27,12 +35,9 @@ UNREADABLE = "PID|1||X\rOBX|1|NM|2823-3^K^LN||4.1"
 
 
 def message(control: str) -> str:
-    return result_message(patient=PATIENT, control_id=control, placer=None, filler=f"F-{control}",
-                          tests=panel_results(PANELS["potassium"], seed=4), collected=NOW)
+    return potassium_result(PATIENT, control, seed=4)
 
 
-def fields(acks: str, name: str) -> list[list[str]]:
-    return [s.split("|") for s in acks.split("\r") if s.startswith(name + "|")]
 
 
 def test_commit_acks_answer_each_message_in_order_with_one_msa_and_an_err_only_for_a_refusal() -> None:
@@ -47,9 +52,9 @@ def test_commit_acks_answer_each_message_in_order_with_one_msa_and_an_err_only_f
     assert len(parsed) == 3
     assert [(str(m.segment("MSA")(1)), str(m.segment("MSA")(2))) for m in parsed] == [
         ("CA", "A-1"), ("CR", "A-2"), ("CA", "A-3")]
-    assert [len(fields(str(m), "ERR")) for m in parsed] == [0, 1, 0]
-    assert fields(acks, "ERR")[0][3].startswith("200^")
-    assert "send results as ORU^R01" in unescape(fields(acks, "ERR")[0][8])  # escaped in ERR-8
+    assert [len(segments(str(m), "ERR")) for m in parsed] == [0, 1, 0]
+    assert segments(acks, "ERR")[0][3].startswith("200^")
+    assert "send results as ORU^R01" in unescape(segments(acks, "ERR")[0][8])  # escaped in ERR-8
     assert [m.segment("MSH")(10)[0] for m in parsed] == [ack_control_id(r.entry) for r in received]
     assert "duplicate" in str(parsed[0].segment("MSA")(3))
     assert "stored" in str(parsed[2].segment("MSA")(3))
@@ -79,8 +84,8 @@ def test_a_resent_refused_message_gets_the_same_refusal_and_is_stored_once() -> 
     assert again.duplicate
     assert again.entry == first.entry
     resent = intake.outbox.delivered[(LAB, OutboxKind.ACKS, key)]
-    assert fields(resent, "MSA") == fields(refusal, "MSA")
-    assert fields(resent, "ERR") == fields(refusal, "ERR")
+    assert segments(resent, "MSA") == segments(refusal, "MSA")
+    assert segments(resent, "ERR") == segments(refusal, "ERR")
     assert isinstance(intake.raw, FakeRawMessages)
     assert len(intake.raw.stored) == 1
 
@@ -98,7 +103,7 @@ def test_an_unreadable_message_is_keyed_by_its_content_so_a_resend_is_one_entry(
     assert again.duplicate
     assert isinstance(intake.ledger, FakeLabLedger)
     assert list(intake.ledger.items) == [(LAB, key)]
-    assert fields(commit_acks([first], NOW), "MSA")[0][1:3] == ["CR", key]
+    assert segments(commit_acks([first], NOW), "MSA")[0][1:3] == ["CR", key]
 
 
 def test_a_refusal_reason_refuses_new_messages_but_a_duplicate_stays_a_duplicate() -> None:

@@ -13,9 +13,17 @@ from cairn.labs.ledger import MessageStatus
 from cairn.labs.model import MalformedMessage, PatientIdentifier, PatientIdentity
 from cairn.labs.outbox import OutboxKind
 from cairn.labs.workflow import execution_name, workflow_items
-from devkit.lab_messages import PANELS, batch_file, panel_results, result_message, with_separators
+from devkit.lab_messages import batch_file, with_separators
 from multitenant.context import TenantContext
-from tests.unit.labs.lab_fakes import NOW, FakeLabLedger, FakeLabOutbox, FakeRawMessages, intake_for
+from tests.unit.labs.lab_fakes import (
+    NOW,
+    FakeLabLedger,
+    FakeLabOutbox,
+    FakeRawMessages,
+    intake_for,
+    potassium_result,
+    segments,
+)
 
 ACME = TenantContext.system("acme", "test")
 LAB = "acme-lab"
@@ -24,12 +32,7 @@ PATIENT = PatientIdentity((PatientIdentifier("MRN-1", "ACME", "MR"),), "Nguyen",
 
 
 def message(control: str) -> str:
-    return result_message(patient=PATIENT, control_id=control, placer=None, filler=f"F-{control}",
-                          tests=panel_results(PANELS["potassium"], seed=1), collected=NOW)
-
-
-def segments(acks: str, name: str) -> list[list[str]]:
-    return [s.split("|") for s in acks.split("\r") if s.startswith(name + "|")]
+    return potassium_result(PATIENT, control)
 
 
 def test_a_message_is_stored_raw_then_recorded_received() -> None:
