@@ -206,10 +206,11 @@ def plan_reminders(appointment_start: datetime, booked_at: datetime, policy: Rem
     tz = _zone(zone)
     _require_aware("appointment_start", appointment_start)
     _require_aware("booked_at", booked_at)
-    latest = appointment_start - policy.minimum_notice
+    start = appointment_start.astimezone(UTC)  # in UTC: sums of aware times in one zone are wall-clock
+    latest = start - policy.minimum_notice
     planned: dict[datetime, PlannedReminder] = {}
     for hours in sorted(policy.offsets_hours, reverse=True):  # longest first: it keeps a shared time
-        send_at = _outside_quiet_hours(appointment_start - timedelta(hours=hours), booked_at, latest,
+        send_at = _outside_quiet_hours(start - timedelta(hours=hours), booked_at, latest,
                                        policy.quiet_hours, tz)
         if send_at is not None and send_at not in planned:
             planned[send_at] = PlannedReminder(ReminderKind.APPOINTMENT, send_at, f"{hours}h")
@@ -299,9 +300,9 @@ def decide(*, appointment_status: str, appointment_version: str, planned_for_ver
         return Skip(SUPERSEDED)
     if already_sent:
         return Skip(ALREADY_SENT)
-    if now - send_at > STALE_AFTER:
+    if now.astimezone(UTC) - send_at.astimezone(UTC) > STALE_AFTER:  # in UTC: real time, not wall-clock
         return Skip(STALE)
-    if now > appointment_start - policy.minimum_notice:
+    if now > appointment_start.astimezone(UTC) - policy.minimum_notice:
         return Skip(TOO_CLOSE)
     if policy.quiet_hours.covers(now, tz):
         return Skip(QUIET_NOW)
@@ -327,10 +328,10 @@ def plan_medication_doses(times_of_day: Sequence[time], zone: str, start_date: d
         raise InvalidReminderRequest(f"times_of_day: a dose time falls in the clinic's quiet hours "
                                      f"({quiet_hours}); dose reminders are never moved")
     _require_range("days", days, 1, MAX_PLAN_DAYS)
-    doses = (wall_instant(start_date + timedelta(days=offset), dose, tz)
+    doses = ((dose, wall_instant(start_date + timedelta(days=offset), dose, tz))
              for offset in range(days) for dose in sorted(set(times_of_day)))
-    return [PlannedReminder(ReminderKind.MEDICATION_DOSE, instant, f"{instant.astimezone(tz):%H:%M}")
-            for instant in doses if instant > now and not quiet_hours.covers(instant, tz)]
+    return [PlannedReminder(ReminderKind.MEDICATION_DOSE, instant, f"{dose:%H:%M}")
+            for dose, instant in doses if instant > now and not quiet_hours.covers(instant, tz)]
 
 
 def plan_refill_due(last_fill_date: date, days_supply: int, lead_days: int, *, zone: str,
