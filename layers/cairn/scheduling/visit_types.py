@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 VISIT_TYPE_SYSTEM = "https://cairn.health/fhir/CodeSystem/visit-type"
 CODE_PATTERN = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
-MAX_VISIT_MINUTES = 480  # a whole working day: anything longer is not one visit
+MAX_VISIT_MINUTES = 240  # half a day: longer is not one visit, and a booking holds its time in 5-minute steps
 
 
 class UnknownVisitType(ValueError):
