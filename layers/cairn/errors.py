@@ -116,6 +116,16 @@ class TransactionTooLarge(CairnError):
     saying how to split it."""
 
 
+class HoldTaken(CairnError):
+    """A commit's hold on a unique key (a practitioner's time) is held by someone else, so
+    nothing of the commit was written; answered as 409."""
+
+    def __init__(self, scope: str, key: str, message: str | None = None) -> None:
+        super().__init__(message or f"{key} is already held; choose another")
+        self.scope = scope
+        self.key = key
+
+
 class ImmutableResource(CairnError):
     """The resource may not change any more (e.g. a signed note); answered as 409."""
 

@@ -12,13 +12,14 @@ from cairn.audit.events import AuditEvent
 from cairn.audit.trail import BaseAuditTrail
 from cairn.break_glass import BaseBreakGlassLedger, BreakGlassGrant
 from cairn.crypto.keyring import BaseKeyring
-from cairn.errors import ResourceExists, VersionConflict
+from cairn.errors import HoldTaken, ResourceExists, VersionConflict
 from cairn.fhir.search import SearchQuery
 from cairn.records.repository import (
     BaseResourceRepository,
     Change,
     ChangeKind,
     HistoryPage,
+    Hold,
     SearchPage,
     StoredVersion,
 )
@@ -38,12 +39,20 @@ class FakeRecords(BaseResourceRepository):
     the same way after its index narrows the candidates); the cursor is an offset."""
 
     def __init__(
-        self, context: TenantContext, store: dict[tuple[str, str, str], list[StoredVersion]] | None = None
+        self,
+        context: TenantContext,
+        store: dict[tuple[str, str, str], list[StoredVersion]] | None = None,
+        held: dict[tuple[str, str, str], str] | None = None,
     ) -> None:
         super().__init__(context)
         self.store = {} if store is None else store
+        self.held = {} if held is None else held  # (tenant, scope, key) -> holder
 
-    def commit(self, changes: Sequence[Change]) -> None:
+    def commit(self, changes: Sequence[Change], holds: Sequence[Hold] = ()) -> None:
+        for hold in holds:
+            holder = self.held.get((self.context.tenant_id, hold.scope, hold.key))
+            if (hold.take and holder is not None) or (not hold.take and holder != hold.holder):
+                raise HoldTaken(hold.scope, hold.key)
         for change in changes:  # check every condition first: all or nothing
             versions = self.store.get(self._key(change.resource_type, change.resource_id), [])
             if change.previous is None and versions:
@@ -62,6 +71,19 @@ class FakeRecords(BaseResourceRepository):
                 content,
             )
             self.store.setdefault(self._key(change.resource_type, change.resource_id), []).append(version)
+        for hold in holds:
+            key = (self.context.tenant_id, hold.scope, hold.key)
+            if hold.take:
+                self.held[key] = hold.holder
+            else:
+                del self.held[key]
+
+    def holds(self, scope: str, lower: str, upper: str) -> dict[str, str]:
+        return {
+            key: holder
+            for (tenant, held_scope, key), holder in sorted(self.held.items())
+            if (tenant, held_scope) == (self.context.tenant_id, scope) and lower <= key < upper
+        }
 
     def current(self, resource_type: str, resource_id: str) -> StoredVersion | None:
         versions = self.store.get(self._key(resource_type, resource_id))

@@ -46,6 +46,7 @@ from cairn.records.repository import (
     BaseResourceRepository,
     Change,
     HistoryPage,
+    Hold,
     SearchPage,
     StoredVersion,
 )
@@ -65,10 +66,14 @@ class ChartRecords(BaseResourceRepository):
         self.page_size = 1
         self.searches = 0
 
-    def commit(self, changes: Sequence[Change]) -> None:
+    def commit(self, changes: Sequence[Change], holds: Sequence[Hold] = ()) -> None:
+        assert not holds, "bulk export holds no time"
         for change in changes:
             self.store[(self.context.tenant_id, change.resource_type, change.resource_id)] = copy.deepcopy(
                 change.resource)
+
+    def holds(self, scope: str, lower: str, upper: str) -> dict[str, str]:  # noqa: ARG002
+        return {}  # bulk export holds no time
 
     def current(self, resource_type: str, resource_id: str) -> StoredVersion | None:
         found = self.store.get((self.context.tenant_id, resource_type, resource_id))

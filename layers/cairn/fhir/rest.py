@@ -16,6 +16,7 @@ from urllib.parse import urlencode
 from cairn.errors import (
     AccessDenied,
     CairnError,
+    HoldTaken,
     ImmutableResource,
     InvalidResource,
     InvalidSearch,
@@ -247,6 +248,7 @@ ERROR_STATUS: tuple[tuple[type[CairnError], int, str], ...] = (
     (ResourceConflict, 409, "conflict"),
     (VersionConflict, 409, "conflict"),
     (ImmutableResource, 409, "business-rule"),
+    (HoldTaken, 409, "conflict"),
 )
 
 

@@ -27,7 +27,7 @@ from botocore.exceptions import ClientError
 from cairn.crypto.blind_index import BlindIndex
 from cairn.crypto.field_cipher import FieldCipher
 from cairn.crypto.keyring import BaseKeyring
-from cairn.errors import InvalidSearch, ResourceExists, TransactionTooLarge, VersionConflict
+from cairn.errors import HoldTaken, InvalidSearch, ResourceExists, TransactionTooLarge, VersionConflict
 from cairn.fhir import search as fhir_search
 from cairn.fhir.search import ParameterType, SearchCriterion, SearchQuery
 from cairn.records import keys
@@ -36,6 +36,7 @@ from cairn.records.repository import (
     Change,
     ChangeKind,
     HistoryPage,
+    Hold,
     SearchPage,
     StoredVersion,
 )
@@ -118,13 +119,16 @@ class DynamoResourceRepository(BaseResourceRepository):
 
     # ----------------------------------------------------------------- writes
 
-    def commit(self, changes: Sequence[Change]) -> None:
+    def commit(self, changes: Sequence[Change], holds: Sequence[Hold] = ()) -> None:
         writes: list[dict[str, Any]] = []
-        owners: list[tuple[Change, str]] = []  # per write: its change and what it is
+        owners: list[tuple[Change | Hold, str]] = []  # per write: its change or hold, and what it is
         for change in changes:
             for write, role in self._writes(change):
                 writes.append(write)
                 owners.append((change, role))
+        for hold in holds:
+            writes.append(self._hold_write(hold))
+            owners.append((hold, "hold"))
         if len(writes) > MAX_TRANSACTION_ITEMS:
             raise TransactionTooLarge(
                 f"these changes need {len(writes)} writes and one atomic transaction holds at most "
@@ -218,7 +222,33 @@ class DynamoResourceRepository(BaseResourceRepository):
             update["ExpressionAttributeValues"][":limit"] = {"N": str(self._patient_limit)}
         return {"Update": update}
 
-    def _cancellation(self, response: dict[str, Any], owners: list[tuple[Change, str]]) -> Exception | None:
+    def _hold_write(self, hold: Hold) -> dict[str, Any]:
+        """Take a hold if nobody has it, or release it if `hold.holder` has it."""
+        key = {"pk": {"S": keys.hold_pk(self.context.tenant_id, hold.scope)}, "sk": {"S": hold.key}}
+        if hold.take:
+            item = ClinicalItem(pk=key["pk"]["S"], sk=hold.key, resource_id=hold.holder)
+            return self._put(item, NOT_EXISTS)
+        return {"Delete": {
+            "TableName": self._table, "Key": key,
+            "ConditionExpression": "resource_id = :holder",
+            "ExpressionAttributeValues": {":holder": {"S": hold.holder}},
+        }}
+
+    def holds(self, scope: str, lower: str, upper: str) -> dict[str, str]:
+        if upper <= lower:
+            return {}
+        items = self._query(
+            KeyConditionExpression="pk = :pk AND sk BETWEEN :lower AND :upper",
+            ExpressionAttributeValues={":pk": {"S": keys.hold_pk(self.context.tenant_id, scope)},
+                                       ":lower": {"S": lower}, ":upper": {"S": upper}},
+            ProjectionExpression="sk, resource_id",
+            ConsistentRead=True,  # a free slot shown must not be one just booked
+        )
+        return {item["sk"]["S"]: item["resource_id"]["S"] for item in items if item["sk"]["S"] < upper}
+
+    def _cancellation(
+        self, response: dict[str, Any], owners: list[tuple[Change | Hold, str]]
+    ) -> Exception | None:
         """The domain error of a cancelled transaction (which write's condition failed); None
         when the failure is not one."""
         if response.get("Error", {}).get("Code") != "TransactionCanceledException":
@@ -227,6 +257,8 @@ class DynamoResourceRepository(BaseResourceRepository):
         for (change, role), reason in zip(owners, reasons, strict=False):
             if reason.get("Code") != "ConditionalCheckFailed":
                 continue
+            if isinstance(change, Hold):
+                return HoldTaken(change.scope, change.key)
             if role in ("version", "current"):
                 if change.kind is ChangeKind.CREATE:
                     return ResourceExists(change.resource_type, change.resource_id)

@@ -10,6 +10,7 @@ Item kinds (partition key -> sort key):
   "<t>#compartment#<token>"        -> "<Type>#<id>"             a patient's compartment entry
   "<t>#export#<job id>"            -> "job"                     a bulk export job
   "<t>#counters"                   -> "<Type>"                 counters (patients per tier)
+  "<t>#hold#<scope>"               -> "<key>"                   a hold (a practitioner's 5 minutes)
 `<token>` is a blind index token (keyed HMAC), never a value; `<order>` is the start of the type's
 clinical date (cairn.fhir.search.TIMELINE), so index entries list a patient's resources in time.
 """
@@ -71,3 +72,8 @@ def history_sort(last_updated: str, resource_id: str, version_id: int) -> str:
 def counter_pk(tenant_id: str) -> str:
     """The tenant's counters (sort key: the counted resource type), e.g. its patients."""
     return f"{tenant_id}#counters"
+
+
+def hold_pk(tenant_id: str, scope: str) -> str:
+    """The partition of one scope's holds (e.g. a practitioner's booked time), keys in order."""
+    return f"{tenant_id}#hold#{scope}"

@@ -53,6 +53,19 @@ class Change:
 
 
 @dataclass(frozen=True)
+class Hold:
+    """A claim on a unique key, written in the same atomic commit as the changes it belongs to:
+    the appointment book holds a practitioner's time in 5-minute steps, so two bookings of
+    overlapping time cannot both commit. A take succeeds only while nobody holds (scope, key);
+    a release removes the hold only if `holder` holds it."""
+
+    scope: str
+    key: str
+    holder: str
+    take: bool = True
+
+
+@dataclass(frozen=True)
 class StoredVersion:
     """One version of a resource: its content, or None for a delete."""
 
@@ -102,10 +115,15 @@ class BaseResourceRepository(abc.ABC):
         self.commit([Change(ChangeKind.CREATE, resource)])
 
     @abc.abstractmethod
-    def commit(self, changes: Sequence[Change]) -> None:
-        """Write every change or none: ResourceExists if a create's id is taken, VersionConflict
-        if an update's or delete's `previous` is no longer the current version,
-        TransactionTooLarge if the changes do not fit one atomic write."""
+    def commit(self, changes: Sequence[Change], holds: Sequence[Hold] = ()) -> None:
+        """Write every change and hold or none: ResourceExists if a create's id is taken,
+        VersionConflict if an update's or delete's `previous` is no longer the current version,
+        HoldTaken if a hold to take is held (or one to release is not the holder's),
+        TransactionTooLarge if they do not fit one atomic write."""
+
+    @abc.abstractmethod
+    def holds(self, scope: str, lower: str, upper: str) -> dict[str, str]:
+        """The holds of `scope` whose keys lie in [lower, upper), key -> holder."""
 
     @abc.abstractmethod
     def current(self, resource_type: str, resource_id: str) -> StoredVersion | None:

@@ -16,6 +16,7 @@ from cairn.records.repository import (
     BaseResourceRepository,
     Change,
     HistoryPage,
+    Hold,
     SearchPage,
     StoredVersion,
 )
@@ -51,8 +52,11 @@ class ReadOnlyRecords(BaseResourceRepository):
         self._records = records
         self._standing = standing
 
-    def commit(self, changes: Sequence[Change]) -> None:  # noqa: ARG002 (every write is refused)
-        raise TenantReadOnly(self._standing.status.value)
+    def commit(self, changes: Sequence[Change], holds: Sequence[Hold] = ()) -> None:  # noqa: ARG002
+        raise TenantReadOnly(self._standing.status.value)  # every write is refused
+
+    def holds(self, scope: str, lower: str, upper: str) -> dict[str, str]:
+        return self._records.holds(scope, lower, upper)
 
     def current(self, resource_type: str, resource_id: str) -> StoredVersion | None:
         return self._records.current(resource_type, resource_id)

@@ -101,8 +101,8 @@ def _visit_types(settings: Mapping[str, Any], problems: list[str]) -> tuple[Visi
         if not isinstance(display, str) or not 1 <= len(display.strip()) <= 80:
             problems.append(f"{where}.display must be a name of 1 to 80 characters")
             continue
-        if isinstance(minutes, bool) or not isinstance(minutes, int) or not 5 <= minutes <= MAX_VISIT_MINUTES \
-                or minutes % 5:
+        if isinstance(minutes, bool) or not isinstance(minutes, int) \
+                or not 5 <= minutes <= MAX_VISIT_MINUTES or minutes % 5:
             problems.append(f"{where}.minutes must be a multiple of 5 from 5 to {MAX_VISIT_MINUTES}")
             continue
         types.append(VisitType(code, display.strip(), minutes,

@@ -28,14 +28,4 @@ class BaseAppointmentReminders(abc.ABC):
         """Stop the pending reminders planned for `appointment` as it was (its old start)."""
 
 
-class NoAppointmentReminders(BaseAppointmentReminders):
-    """For callers that never remind (imports, tools): does nothing, by design."""
-
-    def booked(self, context: TenantContext, appointment: Mapping[str, Any]) -> None:
-        return None
-
-    def withdrawn(self, context: TenantContext, appointment: Mapping[str, Any]) -> None:
-        return None
-
-
-__all__ = ["BaseAppointmentReminders", "NoAppointmentReminders"]
+__all__ = ["BaseAppointmentReminders"]
