@@ -224,7 +224,10 @@ def guard_note_change(
     The record service calls it before every update, patch and delete of a Composition, with the
     stored version and the proposed one (None for a delete), and `signing=True` only for the write
     sign_note makes. A proposal equal to a signed note (server meta aside) is allowed: a no-op.
+    Creates (`current` empty) are not this guard's: a new note is a draft or an import.
     """
+    if not current:
+        return
     if is_signed(current):
         if proposed is not None and _content(proposed) == _content(current):
             return

@@ -20,12 +20,13 @@ from cairn.notes import guard_note_change
 from cairn.records.dynamodb import DynamoResourceRepository
 from cairn.records.service import RecordService
 from cairn.records.standing import guard_writes
+from cairn.scheduling.guard import guard_appointment_change
 from multitenant.context import TenantContext
 from multitenant.credentials import TenantClients, TenantDataScope
 from multitenant.standing import TenantStanding
 
 # Rules a type's writes obey on every path (update, patch, delete, transactions).
-WRITE_GUARDS = {"Composition": guard_note_change}
+WRITE_GUARDS = {"Composition": guard_note_change, "Appointment": guard_appointment_change}
 
 
 class ClinicalRuntime:

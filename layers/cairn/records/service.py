@@ -33,6 +33,7 @@ from cairn.clock import Clock, fhir_instant, utc_now
 from cairn.documents import DocumentContent
 from cairn.errors import (
     AccessDenied,
+    HoldTaken,
     ImmutableResource,
     InvalidResource,
     InvalidSearch,
@@ -55,6 +56,7 @@ from cairn.records.repository import (
     Change,
     ChangeKind,
     HistoryPage,
+    Hold,
     SearchPage,
     StoredVersion,
 )
@@ -76,9 +78,9 @@ T = TypeVar("T")
 
 
 class WriteGuard(Protocol):
-    """A rule on a type's writes: sees the current version and the proposed one (None: a delete)
-    and raises (e.g. ImmutableResource) to refuse; `signing` is True only for the note-signing
-    write (cairn.notes.sign_note), which no HTTP route can ask for."""
+    """A rule on a type's writes: sees the current version (empty for a create) and the proposed
+    one (None: a delete) and raises (e.g. ImmutableResource) to refuse; `signing` is True only
+    for the note-signing write (cairn.notes.sign_note), which no HTTP route can ask for."""
 
     def __call__(
         self, current: Mapping[str, Any], proposed: Mapping[str, Any] | None, *, signing: bool = False
@@ -154,6 +156,7 @@ class RecordService:
                 if existing is not None:
                     return Written(existing, created=False)
             new = self._new_version(resource_type, resource, resource_id, None)
+            self._guard({}, new)
             self.records.commit([Change(ChangeKind.CREATE, new)])
             return Written(new, created=True)
 
@@ -180,6 +183,7 @@ class RecordService:
         def store() -> Written:
             self._authorize(resource_type, Action.CREATE)
             new = self._new_version(resource_type, resource, resource_id, None, allow_reference)
+            self._guard({}, new)
             try:
                 self.records.commit([Change(ChangeKind.CREATE, new)])
             except ResourceExists:
@@ -532,6 +536,7 @@ class RecordService:
         """A create as a Change to commit with others (a transaction), authorized and validated."""
         self._authorize(resource_type, Action.CREATE)
         new = self._new_version(resource_type, resource, resource_id or self._new_id(), None, allow_reference)
+        self._guard({}, new)
         return Change(ChangeKind.CREATE, new)
 
     def prepare_update(
@@ -569,6 +574,41 @@ class RecordService:
             None,
             f"entries={entries}",
             lambda: self.records.commit(changes),
+        )
+
+    def commit_scheduled(
+        self,
+        subtype: str,
+        appointment_id: str,
+        writes: Sequence[tuple[dict[str, Any], Mapping[str, Any] | None]],
+        holds: Sequence[Hold],
+    ) -> list[dict[str, Any]]:
+        """The appointment book's writes (cairn.scheduling.book): each (resource, its current
+        version or None) validated into a new version, committed with `holds` in one atomic
+        write, audited once as `subtype` of Appointment `appointment_id`. The caller must be
+        allowed to create (or update) the Appointment; the Slot it books is the book's own
+        bookkeeping. Write guards are not asked: these are the writes they direct everyone to."""
+
+        def commit() -> list[dict[str, Any]]:
+            changes: list[Change] = []
+            for resource, current in writes:
+                resource_type = str(resource.get("resourceType", ""))
+                if resource_type == "Appointment":
+                    self._authorize(resource_type, Action.CREATE if current is None else Action.UPDATE)
+                resource_id = str(resource.get("id") or "")
+                new = self._new_version(resource_type, resource, resource_id, current)
+                kind = ChangeKind.CREATE if current is None else ChangeKind.UPDATE
+                changes.append(Change(kind, new, dict(current) if current is not None else None))
+            self.records.commit(changes, holds)
+            return [change.resource for change in changes]
+
+        return self._audited(
+            AuditAction.UPDATE if subtype != "book" else AuditAction.CREATE,
+            subtype,
+            "Appointment",
+            appointment_id,
+            None,
+            commit,
         )
 
     def audit_failure(self, subtype: str, resource_type: str, error: Exception) -> None:
@@ -694,7 +734,8 @@ class RecordService:
     def _guard(
         self, current: Mapping[str, Any], proposed: Mapping[str, Any] | None, *, signing: bool = False
     ) -> None:
-        guard = self._guards.get(str(current.get("resourceType")))
+        resource_type = current.get("resourceType") or (proposed or {}).get("resourceType")
+        guard = self._guards.get(str(resource_type))
         if guard is not None:
             guard(current, proposed, signing=signing)
 
@@ -910,7 +951,7 @@ def _reason(error: Exception) -> str:
         return "invalid"
     if isinstance(error, PreconditionFailed):
         return "precondition-failed"
-    if isinstance(error, ResourceConflict | VersionConflict | ImmutableResource):
+    if isinstance(error, ResourceConflict | VersionConflict | ImmutableResource | HoldTaken):
         return "conflict"
     return FAILED
 
