@@ -130,10 +130,13 @@ PERMISSIONS: Mapping[Role, Mapping[str, frozenset[Action]]] = {
         # Only within their own compartment (see in_compartment); directory types in full.
         **_grant("RX", PATIENT),
         **_grant("R", "Coverage"),
-        **_grant("RS", *CLINICAL_TYPES, "Appointment", "Invoice", "AuditEvent", "Provenance",
+        **_grant("RS", *CLINICAL_TYPES, "Invoice", "AuditEvent", "Provenance",
                  "Practitioner", "PractitionerRole", "Organization", "Location", "Questionnaire",
                  "Schedule", "Slot"),
         **_grant("CRS", "Communication"),
+        # Booking, moving and cancelling their own visits, through the appointment book only
+        # (cairn.scheduling.guard keeps every other write path off a visit that holds time).
+        **_grant("CRUS", "Appointment"),
     },
     Role.LAB_INTERFACE: {
         **_grant("C", LAB_MESSAGE),

@@ -135,6 +135,23 @@ class DynamoTenantSettings(BaseTenantSettings):
         self._dynamodb.delete_item(TableName=self._table,
                                    Key={"pk": {"S": settings_pk(tenant_id)}, "sk": {"S": SETTINGS_SK}})
 
+    def update(self, tenant_id: str, changes: Mapping[str, Any]) -> dict[str, Any]:
+        """Merge `changes` into the tenant's settings and answer the result; the write is
+        conditional on the settings read, so two admins saving at once cannot lose a change
+        (the second gets ConditionalCheckFailedException and saves again)."""
+        response = self._dynamodb.get_item(
+            TableName=self._table, Key={"pk": {"S": settings_pk(tenant_id)}, "sk": {"S": SETTINGS_SK}},
+            ConsistentRead=True)
+        previous = ClinicalItem.from_raw_data(response["Item"]).body if "Item" in response else None
+        merged = {**json.loads(previous or "{}"), **dict(changes)}
+        item = ClinicalItem(pk=settings_pk(tenant_id), sk=SETTINGS_SK, body=json.dumps(merged))
+        condition: dict[str, Any] = (
+            {"ConditionExpression": "body = :previous",
+             "ExpressionAttributeValues": {":previous": {"S": previous}}}
+            if previous is not None else {"ConditionExpression": "attribute_not_exists(pk)"})
+        self._dynamodb.put_item(TableName=self._table, Item=item.serialize(), **condition)
+        return merged
+
     def get(self, tenant_id: str) -> dict[str, Any] | None:
         """The tenant's settings, or None."""
         response = self._dynamodb.get_item(

@@ -120,11 +120,11 @@ EXPECTED: dict[Role, dict[str, set[Action]]] = {
         "Patient": {R, X},
         "Coverage": {R},
         "Communication": {C, R, S},
+        "Appointment": {C, R, U, S},  # their own visits, through the appointment book
         **{
             t: RS
             for t in (
                 *CLINICAL_TYPES,
-                "Appointment",
                 "Invoice",
                 "AuditEvent",
                 "Provenance",

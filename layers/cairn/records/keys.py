@@ -11,6 +11,7 @@ Item kinds (partition key -> sort key):
   "<t>#export#<job id>"            -> "job"                     a bulk export job
   "<t>#counters"                   -> "<Type>"                 counters (patients per tier)
   "<t>#hold#<scope>"               -> "<key>"                   a hold (a practitioner's 5 minutes)
+  "<t>#working-week#<schedule id>" -> "current"                 a schedule's hours, breaks, time off
 `<token>` is a blind index token (keyed HMAC), never a value; `<order>` is the start of the type's
 clinical date (cairn.fhir.search.TIMELINE), so index entries list a patient's resources in time.
 """
@@ -77,3 +78,8 @@ def counter_pk(tenant_id: str) -> str:
 def hold_pk(tenant_id: str, scope: str) -> str:
     """The partition of one scope's holds (e.g. a practitioner's booked time), keys in order."""
     return f"{tenant_id}#hold#{scope}"
+
+
+def working_week_pk(tenant_id: str, schedule_id: str) -> str:
+    """The item holding one Schedule's working week (cairn.scheduling.working_weeks)."""
+    return f"{tenant_id}#working-week#{schedule_id}"

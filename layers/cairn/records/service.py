@@ -591,12 +591,13 @@ class RecordService:
 
         def commit() -> list[dict[str, Any]]:
             changes: list[Change] = []
+            together = {f"{resource.get('resourceType')}/{resource.get('id')}" for resource, _ in writes}
             for resource, current in writes:
                 resource_type = str(resource.get("resourceType", ""))
                 if resource_type == "Appointment":
                     self._authorize(resource_type, Action.CREATE if current is None else Action.UPDATE)
                 resource_id = str(resource.get("id") or "")
-                new = self._new_version(resource_type, resource, resource_id, current)
+                new = self._new_version(resource_type, resource, resource_id, current, together.__contains__)
                 kind = ChangeKind.CREATE if current is None else ChangeKind.UPDATE
                 changes.append(Change(kind, new, dict(current) if current is not None else None))
             self.records.commit(changes, holds)
