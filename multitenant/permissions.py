@@ -53,6 +53,7 @@ _LETTERS = {
 PATIENT = PATIENT_TYPE
 USER = "User"
 BREAK_GLASS_GRANT = "BreakGlassGrant"
+CLINIC_SETTINGS = "ClinicSettings"  # a clinic's settings: time zone, visit types, booking and reminder rules
 LAB_MESSAGE = "LabMessage"  # an HL7 v2 message a lab sent (cairn.labs): stored raw, then processed
 # A patient's clinical record: what clinicians chart.
 CLINICAL_TYPES = (
@@ -64,7 +65,7 @@ CLINICAL_TYPES = (
 DIRECTORY_TYPES = ("Practitioner", "PractitionerRole", "Organization", "Location", "Questionnaire")
 SCHEDULING_TYPES = ("Appointment", "Schedule", "Slot")
 RESOURCE_TYPES: tuple[str, ...] = (
-    *SUPPORTED_TYPES, "Claim", "Invoice", USER, BREAK_GLASS_GRANT, LAB_MESSAGE,
+    *SUPPORTED_TYPES, "Claim", "Invoice", USER, BREAK_GLASS_GRANT, LAB_MESSAGE, CLINIC_SETTINGS,
 )
 LAB_RESULT_TYPES = frozenset({"Observation", "DiagnosticReport"})
 LABORATORY = "laboratory"
@@ -95,6 +96,7 @@ PERMISSIONS: Mapping[Role, Mapping[str, frozenset[Action]]] = {
         **_grant("RS", "AuditEvent", "Provenance", BREAK_GLASS_GRANT),
         **_grant("CRUS", USER),
         **_grant("CRUS", LAB_MESSAGE),  # post a file by hand, see quarantine, reconcile a result
+        **_grant("RU", CLINIC_SETTINGS),
     },
     Role.PHYSICIAN: {
         **_grant("CRUSBX", PATIENT),

@@ -54,6 +54,7 @@ EXPECTED: dict[Role, dict[str, set[Action]]] = {
         "BreakGlassGrant": RS,
         "User": CRUS,
         "LabMessage": CRUS,
+        "ClinicSettings": {R, U},
     },
     Role.PHYSICIAN: {
         "Patient": {C, R, U, S, B, X},

@@ -4,10 +4,8 @@ key cache and record service), so labs use the same seam as the rest of the char
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar, cast
 
 from cairn.clock import utc_now
 from cairn.config import LAB_INGESTION_STATE_MACHINE_ARN
@@ -25,35 +23,13 @@ from cairn.labs.release import ReleasePolicy
 from cairn.labs.workflow import LabWorkflow
 from cairn.records.service import RecordService
 from cairn.runtime import ClinicalRuntime
+from cairn.short_lived_cache import ShortLivedCache
 from multitenant.context import TenantContext
 from multitenant.onboarding import DEFAULT_SETTINGS
 from multitenant.provisioning import DynamoTenantSettings
 from multitenant.standing import TenantStanding
 
-T = TypeVar("T")
 RELEASE_SETTING = "lab_results_release"
-CONFIGURATION_TTL_SECONDS = 60.0  # a lab's or policy's change applies within a minute
-
-
-class ShortLivedCache:
-    """What each workflow step would otherwise look up again (the clinic's lab, its release
-    policy), kept per process for a minute: each message runs six steps, and without it every
-    step spent four AWS calls on the same answers (bench/labs.py). Never holds PHI."""
-
-    def __init__(self, ttl_seconds: float = CONFIGURATION_TTL_SECONDS,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self._ttl = ttl_seconds
-        self._clock = clock
-        self._entries: dict[tuple[str, ...], tuple[float, Any]] = {}
-
-    def get(self, key: tuple[str, ...], load: Callable[[], T]) -> T:
-        now = self._clock()
-        found = self._entries.get(key)
-        if found is not None and found[0] > now:
-            return cast(T, found[1])
-        value = load()  # an error (an unknown lab) is not cached
-        self._entries[key] = (now + self._ttl, value)
-        return value
 
 
 @dataclass(frozen=True)

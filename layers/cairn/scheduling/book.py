@@ -141,7 +141,7 @@ class AppointmentBook:
         between `start` and `end` (default: now and a week later; at most 90 days), in time order."""
         clinic = self._clinic()
         now = self._now()
-        schedule = self._schedule(schedule_id)
+        schedule = self.schedule(schedule_id)
         require_short_schedule_id(schedule_id)
         visit = self._visit_type(clinic, visit_code, "Slot.appointment-type")
         lead, horizon = self._limits(clinic, visit, "Slot.appointment-type")
@@ -235,7 +235,7 @@ class AppointmentBook:
         visit = self._visit_type(clinic, _visit_code(current), "Appointment.appointmentType")
         booking = self._booking(clinic, slot, visit, current)
         self._check_time(clinic, booking, except_holder=appointment_id)
-        old_practitioner, _ = _actors(self._schedule(old.schedule_id))
+        old_practitioner, _ = _actors(self.schedule(old.schedule_id))
         old_keys = time_holds.steps(old.start, old.end)
         new_keys = time_holds.steps(slot.start, slot.end)
         same = old_practitioner == booking.practitioner_id
@@ -270,7 +270,7 @@ class AppointmentBook:
         """Cancel a booked or pending visit: its time is freed and its reminders stop."""
         current = self._current(appointment_id, BOOKABLE_STATUSES, "cancelled")
         slot = SlotId.parse(_single_slot(current), "Appointment.slot[0]")
-        practitioner_id, _ = _actors(self._schedule(slot.schedule_id))
+        practitioner_id, _ = _actors(self.schedule(slot.schedule_id))
         visit = self._visit_type(self._clinic(), _visit_code(current), "Appointment.appointmentType")
         cancelled = {**current, "status": "cancelled"}
         if reason:
@@ -328,7 +328,7 @@ class AppointmentBook:
 
     # --------------------------------------------------------------- helpers
 
-    def _schedule(self, schedule_id: str) -> dict[str, Any]:
+    def schedule(self, schedule_id: str) -> dict[str, Any]:
         """A Schedule of the clinic's directory, which patients may read too (the record
         service would hide it from them: a Schedule can name a patient, these name staff)."""
         permissions.require(self.context, "Schedule", Action.READ)
@@ -365,7 +365,7 @@ class AppointmentBook:
     def _booking(
         self, clinic: ClinicSchedule, slot: SlotId, visit: VisitType, proposed: Mapping[str, Any]
     ) -> _Booking:
-        schedule = self._schedule(slot.schedule_id)
+        schedule = self.schedule(slot.schedule_id)
         if schedule.get("active") is False:
             raise InvalidResource(
                 [issue("business-rule", "that schedule is not in use", "Appointment.slot[0]")]
