@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
+from dataclasses import asdict
 from functools import cache, wraps
 from importlib import metadata
 from typing import Any
@@ -26,7 +27,8 @@ from cairn import notes
 from cairn.break_glass import BreakGlass
 from cairn.bulk_export import ExportLevel, ExportRequest
 from cairn.clock import utc_now
-from cairn.errors import CairnError, MalformedRequest
+from cairn.config import REMINDERS_STATE_MACHINE_ARN
+from cairn.errors import CairnError, ConfigurationError, MalformedRequest
 from cairn.fhir import rest
 from cairn.fhir.capability import METADATA_PATH, capability_statement
 from cairn.fhir.resource_types import AUDIT_EVENT, require_supported
@@ -36,13 +38,19 @@ from cairn.observability import instrumented_api
 from cairn.records.bundles import process_bundle
 from cairn.records.repository import SearchPage
 from cairn.records.service import RecordService
+from cairn.reminders.workflow import ReminderWorkflow, StepFunctionsAppointmentReminders
 from cairn.runtime import ClinicalRuntime
+from cairn.scheduling.book import AppointmentBook
+from cairn.scheduling.requests import OPERATION_PARAMETERS, agenda_day, free_slot_query, operation_parameters
+from cairn.scheduling.services import SchedulingServices
+from multitenant.context import TenantContext
 from multitenant.standing import TenantStanding
 
 app, logger, _tracer, metrics = instrumented_api("fhir-api")
 PATCH_BODY_TYPES = ["application/json-patch+json", *rest.ACCEPTED_BODY_TYPES]
 TYPE_PATH = f"{rest.BASE_PATH}/{{type}}"
 INSTANCE_PATH = f"{TYPE_PATH}/{{id}}"
+APPOINTMENT_OPERATIONS = tuple(OPERATION_PARAMETERS)
 
 
 @cache
@@ -58,6 +66,24 @@ def records() -> RecordService:
     caller = rest.caller_context(authorizer)
     logger.append_keys(tenant_id=caller.tenant_id, role=caller.role.value)
     return runtime().records(caller, TenantStanding.from_authorizer(authorizer))
+
+
+@cache
+def scheduling() -> SchedulingServices:
+    """Built once per process, on the first request that books or searches free slots."""
+    arn = os.environ.get(REMINDERS_STATE_MACHINE_ARN, "").strip()
+    if not arn:
+        raise ConfigurationError(f"{REMINDERS_STATE_MACHINE_ARN} is not set: visits cannot be reminded")
+    workflow = ReminderWorkflow(runtime().clients.stepfunctions(), arn)
+    return SchedulingServices(runtime(), StepFunctionsAppointmentReminders(workflow))
+
+
+def appointment_book() -> AppointmentBook:
+    """The appointment book of this request's verified caller."""
+    authorizer = app.current_request.context.get("authorizer")
+    caller = rest.caller_context(authorizer)
+    logger.append_keys(tenant_id=caller.tenant_id, role=caller.role.value)
+    return scheduling().book(caller, TenantStanding.from_authorizer(authorizer))
 
 
 def break_glass() -> BreakGlass:
@@ -143,6 +169,8 @@ def bundle() -> rest.FhirResponse:
 @app.route(TYPE_PATH, methods=["POST"], content_types=rest.ACCEPTED_BODY_TYPES)
 @fhir
 def create(type: str) -> rest.FhirResponse:
+    if type == "Appointment":  # a visit is booked into a free Slot by the appointment book
+        return rest.created(service_base(), appointment_book().book(body()))
     written = records().create(type, body(), if_none_exist=header("if-none-exist"))
     if not written.created:
         return rest.found(written.resource)
@@ -184,9 +212,21 @@ def search_by_post(type: str) -> rest.FhirResponse:
 
 def _search(resource_type: str, params: dict[str, list[str]]) -> rest.FhirResponse:
     require_supported(resource_type)
+    if resource_type == "Slot" and params.get("status") == ["free"]:
+        return _free_slots(params)
     service = records()
     query = parse_search(resource_type, params, lenient=lenient())
     return rest.searchset(service_base(), query, service.search(query))
+
+
+def _free_slots(params: dict[str, list[str]]) -> rest.FhirResponse:
+    """Slot?schedule=<id>&status=free[&start=ge..&start=lt..][&appointment-type=<code>]: computed
+    from the schedule's working week and its booked time (cairn.scheduling.book)."""
+    query = free_slot_query(params)
+    slots = appointment_book().free_slots(query.schedule_id, query.start, query.end, query.visit_type)
+    page = SearchPage(slots[: query.count], len(slots))
+    search = SearchQuery("Slot", count=query.count)
+    return rest.searchset(service_base(), search, page, query.links)
 
 
 @app.route(INSTANCE_PATH, methods=["GET"], content_types=rest.ACCEPTED_BODY_TYPES)
@@ -298,6 +338,8 @@ def instance_operation(type: str, id: str, operation: str) -> rest.FhirResponse:
         request = notes.parse_amend_parameters(body())
         amendment = notes.amend_note(NoteRecords(records()), id, request.reason, request.kind)
         return rest.created(service_base(), amendment)
+    if type == "Appointment" and operation in APPOINTMENT_OPERATIONS and method == "POST":
+        return rest.found(_appointment_operation(id, operation))
     if (type, operation) == ("DocumentReference", "$content"):
         service = records()
         url = service.document_download(runtime().documents(service.context), id, _content_index())
@@ -361,6 +403,20 @@ def export_status(job: str) -> rest.FhirResponse:
     )
 
 
+def _appointment_operation(appointment_id: str, operation: str) -> dict[str, Any]:
+    book = appointment_book()
+    parameters = operation_parameters(body() if app.current_request.raw_body else None, operation)
+    if operation == "$reschedule":
+        return book.reschedule(appointment_id, parameters.get("slot"))
+    if operation == "$cancel":
+        return book.cancel(appointment_id, parameters.get("reason"))
+    if operation == "$check-in":
+        return book.check_in(appointment_id)
+    if operation == "$complete":
+        return book.complete(appointment_id)
+    return book.no_show(appointment_id)
+
+
 def _content_index() -> int:
     index = (app.current_request.query_params or {}).get("index", "0")
     if not index.isdigit():
@@ -368,6 +424,47 @@ def _content_index() -> int:
             "index must be the position of the content in DocumentReference.content (0, 1, ...)"
         )
     return int(index)
+
+
+# Scheduling's configuration and the day's agenda live outside the FHIR base: Cairn's own JSON.
+@app.route("/scheduling/settings", methods=["GET", "PUT"], content_types=rest.ACCEPTED_BODY_TYPES)
+@fhir
+def scheduling_settings() -> rest.FhirResponse:
+    """The clinic's time zone, visit types, self-booking and reminder rules; admins change them."""
+    caller = scheduling_caller()
+    if app.current_request.method == "PUT":
+        return rest.FhirResponse(200, scheduling().change_settings(caller, body()), {})
+    return rest.FhirResponse(200, scheduling().settings(caller), {})
+
+
+@app.route(
+    "/scheduling/schedules/{schedule}/working-week",
+    methods=["GET", "PUT"],
+    content_types=rest.ACCEPTED_BODY_TYPES,
+)
+@fhir
+def working_week(schedule: str) -> rest.FhirResponse:
+    """A Schedule's weekly hours, breaks and time off, in the clinic's time zone."""
+    caller = scheduling_caller()
+    if app.current_request.method == "PUT":
+        return rest.FhirResponse(200, scheduling().set_working_week(caller, schedule, body()), {})
+    return rest.FhirResponse(200, scheduling().working_week(caller, schedule), {})
+
+
+@app.route("/scheduling/agenda", methods=["GET"], content_types=rest.ACCEPTED_BODY_TYPES)
+@fhir
+def agenda() -> rest.FhirResponse:
+    """?date=YYYY-MM-DD[&practitioner=Practitioner/<id>]: the day's visits in the clinic's zone."""
+    params = app.current_request.query_params or {}
+    day = agenda_day(params.get("date"))
+    entries = appointment_book().agenda(day, params.get("practitioner"))
+    return rest.FhirResponse(200, {"date": day.isoformat(), "visits": [asdict(e) for e in entries]}, {})
+
+
+def scheduling_caller() -> TenantContext:
+    caller = rest.caller_context(app.current_request.context.get("authorizer"))
+    logger.append_keys(tenant_id=caller.tenant_id, role=caller.role.value)
+    return caller
 
 
 # Break-glass lives outside the FHIR base: it is Cairn's access control, not a FHIR interaction.
