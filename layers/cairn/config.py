@@ -95,3 +95,10 @@ BULK_EXPORT_STATE_MACHINE_ARN = "CAIRN_BULK_EXPORT_STATE_MACHINE_ARN"
 # Labs (cairn.labs): the bucket labs drop HL7 v2 files into, and the ingestion workflow.
 LAB_INBOX_BUCKET = "CAIRN_LAB_INBOX_BUCKET"
 LAB_INGESTION_STATE_MACHINE_ARN = "CAIRN_LAB_INGESTION_STATE_MACHINE_ARN"
+
+# Reminders (cairn.reminders, cairn.messaging): the workflow the appointment book and the
+# reminders API start; how messages leave ("outbox": the documents bucket, "aws": SES and SNS);
+# the SES identity emails are sent from (required with "aws").
+REMINDERS_STATE_MACHINE_ARN = "CAIRN_REMINDERS_STATE_MACHINE_ARN"
+MESSAGE_DELIVERY = "CAIRN_MESSAGE_DELIVERY"
+MESSAGE_SENDER = "CAIRN_MESSAGE_SENDER"
