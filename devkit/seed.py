@@ -26,6 +26,7 @@ from cairn.aws import AwsClients
 from devkit.demo_data import demo_patient_bundle
 from devkit.deployment import Deployment, UserPoolOutput
 from devkit.lab_demo import seed_lab_results, wait_for_lab_workflows
+from devkit.schedule_demo import seed_calendar
 from infra.declarations import PROJECT_ROOT
 from multitenant.provisioning import OnboardingLauncher, group_name
 from multitenant.registry import DynamoTenantRegistry
@@ -87,6 +88,7 @@ def seed(clients: AwsClients, deployment: Deployment, synthea_dir: Path = SYNTHE
         if patients:
             link_patient_user(clients, deployment, tenant.tenant_id, patients[0])
         report.failures += seed_labs(clients, deployment, tenant.tenant_id, patients)
+        report.failures += seed_schedule(clients, deployment, tenant.tenant_id, patients)
     report.failures += wait_for_lab_workflows(clients, deployment, deadline)
     deployment.demo_password = DEMO_PASSWORD
     return report
@@ -99,6 +101,18 @@ def seed_labs(clients: AwsClients, deployment: Deployment, tenant_id: str, patie
         seed_lab_results(clients, deployment, tenant_id, patients)
     except Exception as exc:  # the demo goes on without lab results; the banner names the failure
         return [f"{tenant_id}: demo lab results not seeded ({type(exc).__name__}: {exc})"]
+    return []
+
+
+def seed_schedule(
+    clients: AwsClients, deployment: Deployment, tenant_id: str, patients: list[str]
+) -> list[str]:
+    """The demo calendar (devkit/schedule_demo.py); a line if that failed (the rest of the demo
+    still works without visits)."""
+    try:
+        seed_calendar(clients, deployment, tenant_id, patients)
+    except Exception as exc:  # the demo goes on without a calendar; the banner names the failure
+        return [f"{tenant_id}: demo calendar not seeded ({type(exc).__name__}: {exc})"]
     return []
 
 

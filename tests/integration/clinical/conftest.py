@@ -12,8 +12,10 @@ from cairn import config
 from cairn.aws import AwsClients, AwsSettings
 from cairn.config import DataSettings
 from cairn.runtime import ClinicalRuntime
+from cairn.scheduling.services import SchedulingServices
 from cairn.store.models import AuditItem, ClinicalItem
 from cairn.store.schema import table_shape
+from functions.fhir_api import app as api
 from tests.integration.clinical.support import (
     AUDIT_TABLE,
     CLINICAL_TABLE,
@@ -21,6 +23,7 @@ from tests.integration.clinical.support import (
     Cloud,
     LambdaContext,
 )
+from tests.unit.scheduling.book_fakes import RecordedReminders
 
 
 @pytest.fixture
@@ -55,3 +58,16 @@ def cloud(monkeypatch: pytest.MonkeyPatch) -> Iterator[Cloud]:
 @pytest.fixture
 def lambda_context() -> LambdaContext:
     return LambdaContext()
+
+
+@pytest.fixture
+def reminders(cloud: Cloud) -> Iterator[RecordedReminders]:
+    """Each test is a new process; reminders are recorded (their workflow has its own tests)."""
+    recorded = RecordedReminders()
+    api.runtime.cache_clear()
+    api.scheduling.cache_clear()
+    original = api.scheduling
+    api.scheduling = lambda: SchedulingServices(cloud.runtime, recorded)  # type: ignore[assignment]
+    yield recorded
+    api.scheduling = original
+    api.runtime.cache_clear()

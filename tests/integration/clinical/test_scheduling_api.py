@@ -5,14 +5,9 @@ operations, the agenda, the clinic's settings, and who may do what (roles, other
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
-
-from cairn.scheduling.services import SchedulingServices
-from functions.fhir_api import app as api
 from multitenant.context import Role, TenantContext
 from tests.integration.clinical.support import Cloud, caller
 from tests.integration.clinical.test_fhir_api import call
@@ -22,19 +17,6 @@ Answer = tuple[int, dict[str, str], dict[str, Any]]
 VISIT_TYPES = "https://cairn.health/fhir/CodeSystem/visit-type"
 ADMIN = caller(Role.ADMIN)
 DESK = caller(Role.FRONT_DESK)
-
-
-@pytest.fixture
-def reminders(cloud: Cloud) -> Iterator[RecordedReminders]:
-    """Each test is a new process; reminders are recorded (their workflow has its own tests)."""
-    recorded = RecordedReminders()
-    api.runtime.cache_clear()
-    api.scheduling.cache_clear()
-    original = api.scheduling
-    api.scheduling = lambda: SchedulingServices(cloud.runtime, recorded)  # type: ignore[assignment]
-    yield recorded
-    api.scheduling = original
-    api.runtime.cache_clear()
 
 
 def send(
