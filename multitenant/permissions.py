@@ -55,6 +55,11 @@ USER = "User"
 BREAK_GLASS_GRANT = "BreakGlassGrant"
 CLINIC_SETTINGS = "ClinicSettings"  # a clinic's settings: time zone, visit types, booking and reminder rules
 LAB_MESSAGE = "LabMessage"  # an HL7 v2 message a lab sent (cairn.labs): stored raw, then processed
+# Reminders (cairn.reminders): a reminder someone set (doses, refills, bills, recalls, coverage),
+# a patient's reminder channels and opt-outs, and the local outbox of messages sent.
+REMINDER = "Reminder"
+CONTACT_PREFERENCES = "ContactPreferences"
+OUTBOX_MESSAGE = "OutboxMessage"
 # A patient's clinical record: what clinicians chart.
 CLINICAL_TYPES = (
     "AllergyIntolerance", "Condition", "DiagnosticReport", "DocumentReference", "Encounter",
@@ -66,6 +71,7 @@ DIRECTORY_TYPES = ("Practitioner", "PractitionerRole", "Organization", "Location
 SCHEDULING_TYPES = ("Appointment", "Schedule", "Slot")
 RESOURCE_TYPES: tuple[str, ...] = (
     *SUPPORTED_TYPES, "Claim", "Invoice", USER, BREAK_GLASS_GRANT, LAB_MESSAGE, CLINIC_SETTINGS,
+    REMINDER, CONTACT_PREFERENCES, OUTBOX_MESSAGE,
 )
 LAB_RESULT_TYPES = frozenset({"Observation", "DiagnosticReport"})
 LABORATORY = "laboratory"
@@ -96,6 +102,9 @@ PERMISSIONS: Mapping[Role, Mapping[str, frozenset[Action]]] = {
         **_grant("RS", "AuditEvent", "Provenance", BREAK_GLASS_GRANT),
         **_grant("CRUS", USER),
         **_grant("CRUS", LAB_MESSAGE),  # post a file by hand, see quarantine, reconcile a result
+        **_grant("CRDS", REMINDER),
+        **_grant("RU", CONTACT_PREFERENCES),
+        **_grant("RS", OUTBOX_MESSAGE),  # the local outbox: what would have been emailed or texted
         **_grant("RU", CLINIC_SETTINGS),
     },
     Role.PHYSICIAN: {
@@ -104,6 +113,8 @@ PERMISSIONS: Mapping[Role, Mapping[str, frozenset[Action]]] = {
         **_grant("CRUS", "Appointment", "Questionnaire"),
         **_grant("CRS", "Provenance"),
         **_grant("RUS", LAB_MESSAGE),  # reconcile a result no patient matched
+        **_grant("CRDS", REMINDER),
+        **_grant("R", CONTACT_PREFERENCES),
         **_grant("RS", "Coverage", "Practitioner", "PractitionerRole", "Organization", "Location",
                  "Schedule", "Slot", "Group"),
     },
@@ -116,17 +127,23 @@ PERMISSIONS: Mapping[Role, Mapping[str, frozenset[Action]]] = {
         # Ordering and prescribing are the physician's; nurses read orders and reports.
         **_grant("RS", "DiagnosticReport", "MedicationRequest", "ServiceRequest", "Coverage",
                  *DIRECTORY_TYPES, "Schedule", "Slot", "Provenance", "Group", LAB_MESSAGE),
+        **_grant("CRDS", REMINDER),
+        **_grant("R", CONTACT_PREFERENCES),
     },
     Role.FRONT_DESK: {
         **_grant("CRUS", PATIENT, "Coverage"),
         **_grant("CRUDS", "Appointment"),
         **_grant("CRUS", "Schedule", "Slot", "Communication"),
         **_grant("RS", "Encounter", "Practitioner", "PractitionerRole", "Organization", "Location"),
+        **_grant("CRDS", REMINDER),
+        **_grant("RU", CONTACT_PREFERENCES),  # a patient who calls to change how they are reminded
     },
     Role.BILLING: {
         **_grant("RS", PATIENT, "Encounter", "Condition", "Procedure", "Appointment",
                  "Practitioner", "PractitionerRole", "Organization", "Location"),
         **_grant("CRUS", "Coverage", "Claim", "Invoice"),
+        **_grant("CRDS", REMINDER),  # bill reminders
+        **_grant("R", CONTACT_PREFERENCES),
     },
     Role.PATIENT: {
         # Only within their own compartment (see in_compartment); directory types in full.
@@ -139,6 +156,11 @@ PERMISSIONS: Mapping[Role, Mapping[str, frozenset[Action]]] = {
         # Booking, moving and cancelling their own visits, through the appointment book only
         # (cairn.scheduling.guard keeps every other write path off a visit that holds time).
         **_grant("CRUS", "Appointment"),
+        # Their own only: medication dose reminders for their prescriptions, their channels and
+        # opt-outs, the messages sent to them (cairn.reminders.desk).
+        **_grant("CRDS", REMINDER),
+        **_grant("RU", CONTACT_PREFERENCES),
+        **_grant("RS", OUTBOX_MESSAGE),
     },
     Role.LAB_INTERFACE: {
         **_grant("C", LAB_MESSAGE),
@@ -221,6 +243,8 @@ def in_compartment(context: TenantContext, resource: Mapping[str, Any]) -> bool:
         return True
     if resource.get("resourceType") not in PATIENT_LINKS and resource.get("resourceType") != PATIENT:
         return True  # the clinic's directory and definitions: no one's compartment
+    if resource.get("resourceType") == "Schedule" and not compartment_patient_ids(resource):
+        return True  # a practitioner's or a room's calendar: directory, which patients book from
     if not context.patient_id or context.patient_id not in compartment_patient_ids(resource):
         return False
     return not is_lab_result(resource) or is_released(resource)

@@ -4,11 +4,13 @@ service), so scheduling uses the same seam as the rest of the chart."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
+from cairn.audit.events import AuditAction, AuditEvent, AuditOutcome
 from cairn.clock import Clock, utc_now
-from cairn.errors import AccessDenied, InvalidResource, MalformedRequest
+from cairn.errors import AccessDenied, CairnError, InvalidResource, MalformedRequest
 from cairn.fhir.outcome import issue
 from cairn.runtime import ClinicalRuntime
 from cairn.scheduling.availability import InvalidAvailability
@@ -24,6 +26,8 @@ from multitenant.onboarding import DEFAULT_SETTINGS
 from multitenant.permissions import Action
 from multitenant.provisioning import DynamoTenantSettings
 from multitenant.standing import TenantStanding
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -64,12 +68,25 @@ class SchedulingServices:
 
     def settings(self, context: TenantContext) -> dict[str, Any]:
         """The clinic's scheduling settings, as stored or defaulted; staff read them."""
-        permissions.require(context, "Schedule", Action.READ)
-        clinic = self.clinic(context)
-        return _settings_document(clinic)
+
+        def read() -> dict[str, Any]:
+            permissions.require(context, "Schedule", Action.READ)
+            return _settings_document(self.clinic(context))
+
+        return self._audited(context, AuditAction.READ, "read", permissions.CLINIC_SETTINGS, None, read)
 
     def change_settings(self, context: TenantContext, changes: object) -> dict[str, Any]:
         """Save scheduling settings (admins): every problem named at once, nothing saved then."""
+        return self._audited(
+            context,
+            AuditAction.UPDATE,
+            "update",
+            permissions.CLINIC_SETTINGS,
+            None,
+            lambda: self._change_settings(context, changes),
+        )
+
+    def _change_settings(self, context: TenantContext, changes: object) -> dict[str, Any]:
         permissions.require(context, permissions.CLINIC_SETTINGS, Action.UPDATE)
         if not isinstance(changes, dict) or not changes:
             raise MalformedRequest(
@@ -93,15 +110,24 @@ class SchedulingServices:
 
     def working_week(self, context: TenantContext, schedule_id: str) -> dict[str, Any]:
         """A schedule's working week; staff read it, and patients need not."""
-        permissions.require(context, "Schedule", Action.READ)
         if context.role is Role.PATIENT:
             raise AccessDenied("working weeks are for the clinic's staff; patients search the free slots")
-        self.book(context).schedule(schedule_id)
+        self.book(context).schedule(schedule_id)  # audited; another clinic's is not found
         document = self._weeks(context).get(schedule_id)
         return document or {"hours": [], "breaks": [], "timeOff": []}
 
     def set_working_week(self, context: TenantContext, schedule_id: str, document: object) -> dict[str, Any]:
         """Replace a schedule's hours, breaks and time off (who may update Schedules)."""
+        return self._audited(
+            context,
+            AuditAction.UPDATE,
+            "working-week",
+            "Schedule",
+            schedule_id,
+            lambda: self._set_working_week(context, schedule_id, document),
+        )
+
+    def _set_working_week(self, context: TenantContext, schedule_id: str, document: object) -> dict[str, Any]:
         permissions.require(context, "Schedule", Action.UPDATE)
         self.book(context).schedule(schedule_id)
         try:
@@ -111,6 +137,27 @@ class SchedulingServices:
         stored = working_week_document(week)
         self._weeks(context).put(schedule_id, stored)
         return stored
+
+    def _audited(
+        self,
+        context: TenantContext,
+        action: AuditAction,
+        subtype: str,
+        entity_type: str,
+        entity_id: str | None,
+        operation: Callable[[], T],
+    ) -> T:
+        """Run `operation` and leave one AuditEvent with its outcome (reason codes, never values)."""
+        trail = self.clinical.audit_trail(context)
+        try:
+            result = operation()
+        except Exception as error:
+            refused = isinstance(error, CairnError)
+            outcome = AuditOutcome.MINOR_FAILURE if refused else AuditOutcome.SERIOUS_FAILURE
+            trail.record(AuditEvent(action, subtype, outcome, entity_type, entity_id, type(error).__name__))
+            raise
+        trail.record(AuditEvent(action, subtype, AuditOutcome.SUCCESS, entity_type, entity_id))
+        return result
 
     def _settings(self, context: TenantContext) -> dict[str, Any]:
         stored = DynamoTenantSettings(
