@@ -410,6 +410,8 @@ def _appointment_operation(appointment_id: str, operation: str) -> dict[str, Any
         return book.reschedule(appointment_id, parameters.get("slot"))
     if operation == "$cancel":
         return book.cancel(appointment_id, parameters.get("reason"))
+    if operation == "$confirm":
+        return book.confirm(appointment_id)
     if operation == "$check-in":
         return book.check_in(appointment_id)
     if operation == "$complete":

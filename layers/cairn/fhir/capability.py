@@ -76,7 +76,7 @@ OPERATIONS: Mapping[str, Mapping[str, str]] = {
     "DocumentReference": {"content": f"{CAIRN_OPERATION}/DocumentReference-content",
                           "upload": f"{CAIRN_OPERATION}/DocumentReference-upload"},
     "Appointment": {name: f"{CAIRN_OPERATION}/Appointment-{name}"
-                    for name in ("reschedule", "cancel", "check-in", "complete", "no-show")},
+                    for name in ("confirm", "reschedule", "cancel", "check-in", "complete", "no-show")},
 }
 # AuditEvent is read from the audit trail's own keys, not the chart's index (cairn.audit.fhir_view).
 AUDIT_EVENT_SEARCH: tuple[dict[str, str], ...] = (

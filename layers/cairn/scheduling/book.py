@@ -210,6 +210,13 @@ class AppointmentBook:
             [(appointment, None), *slot_writes],
             time_holds.takes(booking.practitioner_id, keys, appointment_id),
         )
+        if written["status"] == "booked":  # a pending visit is reminded once it is confirmed
+            self._reminders.booked(self.context, written)
+        return written
+
+    def confirm(self, appointment_id: str) -> dict[str, Any]:
+        """Confirm a pending visit (pending → booked); its reminders are planned now."""
+        written = self._advance(appointment_id, ("pending",), "booked", "confirm")
         self._reminders.booked(self.context, written)
         return written
 
@@ -260,7 +267,8 @@ class AppointmentBook:
         ]
         written = self._commit("reschedule", appointment_id, [w for w in writes if w[0]], holds)
         self._reminders.withdrawn(self.context, current)
-        self._reminders.booked(self.context, written)
+        if written["status"] == "booked":
+            self._reminders.booked(self.context, written)
         return written
 
     def cancel(self, appointment_id: str, reason: str | None) -> dict[str, Any]:
@@ -341,7 +349,7 @@ class AppointmentBook:
             raise AccessDenied(f"the clinic's staff record a {subtype}")
         current = current or self._current(appointment_id, allowed, f"given the status {status}")
         written = self._commit(subtype, appointment_id, [({**current, "status": status}, current)], [])
-        if status != "fulfilled":
+        if status not in ("fulfilled", "booked"):
             self._reminders.withdrawn(self.context, current)
         return written
 

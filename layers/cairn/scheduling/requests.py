@@ -15,6 +15,7 @@ MAX_COUNT = 500
 OPERATION_PARAMETERS: Mapping[str, tuple[str, ...]] = {
     "$reschedule": ("slot",),
     "$cancel": ("reason",),
+    "$confirm": (),
     "$check-in": (),
     "$complete": (),
     "$no-show": (),

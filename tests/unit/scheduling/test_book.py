@@ -228,6 +228,20 @@ def test_status_changes_follow_the_visit(clinic: Clinic) -> None:
     assert clinic.book().no_show(late["id"])["status"] == "noshow"
 
 
+def test_a_pending_visit_holds_its_time_and_is_reminded_once_confirmed(clinic: Clinic) -> None:
+    schedule, patient, _ = clinic.directory()
+    pending = clinic.book().book(appointment(f"{schedule}.202612071400.20", patient, status="pending"))
+    assert pending["status"] == "pending"
+    assert clinic.reminders.asked == []
+    with pytest.raises(SlotTaken):
+        clinic.book().book(appointment(f"{schedule}.202612071400.20", patient))
+    confirmed = clinic.book().confirm(pending["id"])
+    assert confirmed["status"] == "booked"
+    assert clinic.reminders.asked == [("booked", "acme", pending["id"], pending["start"])]
+    with pytest.raises(InvalidTransition):
+        clinic.book().confirm(pending["id"])
+
+
 def test_generic_writes_cannot_move_cancel_or_forge_a_held_visit(clinic: Clinic) -> None:
     schedule, patient, _ = clinic.directory()
     booked = clinic.book().book(appointment(f"{schedule}.202612071400.20", patient))
