@@ -44,7 +44,7 @@ from cairn.scheduling.visit_types import VISIT_TYPE_SYSTEM
 from cairn.scheduling.working_week import parse_working_week
 from cairn.store.models import AuditItem, ClinicalItem
 from cairn.store.schema import table_shape
-from devkit import dynamodb_transactions
+from devkit import dynamodb_queries, dynamodb_transactions
 from multitenant.context import TenantContext
 from multitenant.provisioning import DynamoTenantSettings
 
@@ -213,7 +213,8 @@ def main(argv: list[str] | None = None) -> None:
         os.environ.setdefault(name, value)
     os.environ.pop("AWS_ENDPOINT_URL", None)
     rows: list[str] = [HEADER]
-    with dynamodb_transactions.installed(), mock_aws():
+    # cairn dev's own fixes for moto: transactions that copy whole tables, queries that sort them.
+    with dynamodb_transactions.installed(), dynamodb_queries.installed(), mock_aws():
         book = Book()
         monday = datetime.now(UTC).replace(hour=5, minute=0, second=0, microsecond=0)
         monday += timedelta(days=7 - monday.weekday())
