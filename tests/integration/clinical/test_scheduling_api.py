@@ -4,10 +4,13 @@ operations, the agenda, the clinic's settings, and who may do what (roles, other
 
 from __future__ import annotations
 
+import io
 import json
+import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from functions.fhir_api import app as api
 from multitenant.context import Role, TenantContext
 from tests.integration.clinical.support import Cloud, caller
 from tests.integration.clinical.test_fhir_api import call
@@ -280,3 +283,26 @@ def test_a_working_week_with_mistakes_names_them_all(cloud: Cloud, reminders: Re
     status, _, week = send("GET", f"/scheduling/schedules/{schedule}/working-week", DESK)
     assert status == 200
     assert week["hours"][0] == {"day": "monday", "start": "09:00", "end": "17:00"}
+
+
+def test_bookings_leave_no_patient_detail_in_the_logs(
+    cloud: Cloud, reminders: RecordedReminders, capfd
+) -> None:
+    schedule, patient, _ = a_clinic()
+    slots = free_slots(schedule)
+    secret = "tells staff about a painful divorce"
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(api.logger.registered_formatter)
+    api.logger.addHandler(handler)
+    try:
+        created("/fhir/R4/Appointment", {**booking(slots[0], patient), "comment": secret}, DESK)
+        send("POST", "/fhir/R4/Appointment", DESK, {**booking(slots[0], patient), "comment": secret})  # 409
+        _, _, agenda = send("GET", "/scheduling/agenda", DESK, query={"date": [next_monday()]})
+    finally:
+        api.logger.removeHandler(handler)
+    assert agenda["visits"][0]["comment"] == secret
+    logged = stream.getvalue() + "".join(capfd.readouterr())
+    assert "request refused" in logged  # the function's own log lines were captured
+    assert secret not in logged
+    assert "Okafor" not in logged
