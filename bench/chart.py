@@ -34,9 +34,8 @@ from typing import Any
 
 from moto import mock_aws
 
+from bench.clinical_store import clinical_store
 from bench.measure import HEADER, CallCounter, Figures, measure
-from cairn.aws import AwsClients, AwsSettings
-from cairn.config import DataSettings
 from cairn.crypto.blind_index import BlindIndex
 from cairn.errors import TransactionTooLarge
 from cairn.fhir.search import parse_search
@@ -44,9 +43,6 @@ from cairn.imports import import_bundle, tenant_prefix
 from cairn.records import keys
 from cairn.records.repository import BaseResourceRepository, Change
 from cairn.records.service import RecordService
-from cairn.runtime import ClinicalRuntime
-from cairn.store.models import AuditItem, ClinicalItem
-from cairn.store.schema import table_shape
 from devkit import dynamodb_transactions
 from devkit.demo_data import demo_patient_bundle
 from infra.declarations import PROJECT_ROOT
@@ -68,11 +64,7 @@ class Chart:
 
     def __init__(self) -> None:
         self.counter = CallCounter()
-        self.clients = AwsClients(AwsSettings(), on_client=self.counter.attach)
-        for model, name in ((ClinicalItem, CLINICAL_TABLE), (AuditItem, AUDIT_TABLE)):
-            self.clients.dynamodb().create_table(**table_shape(model).create_table_request(name))
-        key_id = self.clients.kms().create_key(Description="bench data key")["KeyMetadata"]["KeyId"]
-        self.runtime = ClinicalRuntime(DataSettings(CLINICAL_TABLE, AUDIT_TABLE, key_id), self.clients)
+        self.clients, self.runtime = clinical_store(self.counter, CLINICAL_TABLE, AUDIT_TABLE)
         self.dynamodb = self.clients.dynamodb()
         self.blind_index = BlindIndex(self.runtime.keyring.data_key(TENANT))
 

@@ -30,20 +30,16 @@ from typing import Any
 
 from moto import mock_aws
 
+from bench.clinical_store import clinical_store
 from bench.measure import HEADER, CallCounter, Figures, measure
-from cairn.aws import AwsClients, AwsSettings
-from cairn.config import DataSettings
 from cairn.records import keys
 from cairn.reminders.workflow import ReminderWorkflow, StepFunctionsAppointmentReminders
-from cairn.runtime import ClinicalRuntime
 from cairn.scheduling import time_holds
 from cairn.scheduling.book import SlotTaken
 from cairn.scheduling.services import SchedulingServices
 from cairn.scheduling.slots import free_slots
 from cairn.scheduling.visit_types import VISIT_TYPE_SYSTEM
 from cairn.scheduling.working_week import parse_working_week
-from cairn.store.models import AuditItem, ClinicalItem
-from cairn.store.schema import table_shape
 from devkit import dynamodb_queries, dynamodb_transactions
 from multitenant.context import TenantContext
 from multitenant.provisioning import DynamoTenantSettings
@@ -65,11 +61,7 @@ class Book:
 
     def __init__(self) -> None:
         self.counter = CallCounter()
-        self.clients = AwsClients(AwsSettings(), on_client=self.counter.attach)
-        for model, name in ((ClinicalItem, CLINICAL_TABLE), (AuditItem, AUDIT_TABLE)):
-            self.clients.dynamodb().create_table(**table_shape(model).create_table_request(name))
-        key_id = self.clients.kms().create_key(Description="bench data key")["KeyMetadata"]["KeyId"]
-        runtime = ClinicalRuntime(DataSettings(CLINICAL_TABLE, AUDIT_TABLE, key_id), self.clients)
+        self.clients, runtime = clinical_store(self.counter, CLINICAL_TABLE, AUDIT_TABLE)
         machine = self.clients.stepfunctions().create_state_machine(
             name="reminders",
             roleArn="arn:aws:iam::123456789012:role/bench",
