@@ -53,6 +53,8 @@ from cairn.scheduling.working_weeks import BaseWorkingWeeks
 from multitenant.context import Role
 
 STAFF_HORIZON_DAYS = 365
+# Times are stored in UTC; the zone they were booked in travels with them (FHIR's extension).
+TIME_ZONE_EXTENSION = "http://hl7.org/fhir/StructureDefinition/timezone"
 DEFAULT_SEARCH_DAYS = 7
 BOOKABLE_STATUSES = ("booked", "pending")
 MAX_COMMENT = 500
@@ -201,6 +203,7 @@ class AppointmentBook:
             "created": self._now().astimezone(UTC).date().isoformat(),
             "participant": _participants(patient, booking),
             **_kept(proposed),
+            "extension": [{"url": TIME_ZONE_EXTENSION, "valueCode": clinic.zone}],
         }
         slot_writes = [self._slot_write(slot, visit, "busy")]
         keys = time_holds.steps(slot.start, slot.end)

@@ -53,6 +53,9 @@ def test_a_booking_stores_the_visit_its_busy_slot_and_holds_and_plans_reminders(
     actors = [p["actor"]["reference"] for p in booked["participant"]]
     assert actors[:2] == [f"Patient/{patient}", f"Practitioner/{practitioner}"]
     assert booked["comment"] == "knee pain"
+    assert booked["extension"] == [
+        {"url": "http://hl7.org/fhir/StructureDefinition/timezone", "valueCode": "America/New_York"}
+    ]
     slot = clinic.records(clinic.context(Role.ADMIN)).read("Slot", first["id"])
     assert slot["status"] == "busy"
     assert len(clinic.held) == 4  # 20 minutes in 5-minute holds
