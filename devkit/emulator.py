@@ -1,7 +1,8 @@
 """The AWS emulator `cairn dev` talks to: an embedded moto server, or one already running.
 
 The embedded target is moto's ThreadedMotoServer on 127.0.0.1 with fake credentials, Step
-Functions execution switched on, and Lambda functions run in-process (devkit.lambda_executor).
+Functions execution switched on, Lambda functions run in-process (devkit.lambda_executor), and
+one virtual clock for Wait states and the functions' time (devkit.clock).
 If AWS_ENDPOINT_URL already points at a reachable emulator (LocalStack, or a moto server) the
 stack is provisioned there instead, and that emulator runs the functions its own way, from the
 layers devkit/provision.py publishes. For LocalStack use AWS_ENDPOINT_URL=
@@ -20,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from devkit import dynamodb_queries, dynamodb_transactions, lambda_executor
+from devkit import clock, dynamodb_queries, dynamodb_transactions, lambda_executor
 
 REGION = "us-east-1"
 LOOPBACK = "127.0.0.1"
@@ -126,7 +127,7 @@ def start_embedded(port: int, cache_dir: Path) -> Emulator:
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per AWS call is noise
     running = Emulator(endpoint_url=endpoint_url, embedded=True)
     running._patches += [lambda_executor.install(cache_dir), dynamodb_transactions.install(),
-                         dynamodb_queries.install()]
+                         dynamodb_queries.install(), clock.install()]
     server = ThreadedMotoServer(ip_address=LOOPBACK, port=port, verbose=False)
     try:
         server.start()

@@ -60,6 +60,8 @@ PASSWORD_POLICY = {
 PLACEHOLDER = re.compile(r"\$\{(\w+)\}")
 # Every way an object comes into being (PUT, POST, COPY, multipart upload).
 OBJECT_CREATED = "s3:ObjectCreated:*"
+LOCAL_DELIVERY = "outbox"
+LOCAL_SENDER = "reminders@cairn.invalid"  # .invalid: a name that can never receive mail (RFC 2606)
 
 
 @dataclass(frozen=True)
@@ -447,6 +449,8 @@ def function_environment(
     values.update({key.env: deployment.keys[key.key] for key in declarations.KEYS if key.env})
     values.update({b.env: deployment.buckets[b.key] for b in declarations.BUCKETS if b.env})
     values.update({m.env: deployment.state_machines[m.name] for m in declarations.STATE_MACHINES})
+    # Messages to patients go to the visible outbox (the documents bucket), never to SES or SNS.
+    values.update({config.MESSAGE_DELIVERY: LOCAL_DELIVERY, config.MESSAGE_SENDER: LOCAL_SENDER})
     if declarations.TENANT_DATA_ACCESS.name in deployment.roles:
         values[declarations.TENANT_DATA_ACCESS.env] = deployment.roles[declarations.TENANT_DATA_ACCESS.name]
     pool = next(iter(deployment.user_pools.values()))

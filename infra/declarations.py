@@ -28,8 +28,10 @@ class Access(StrEnum):
     READ_APPEND = "read_append"  # query and put new items, never change one: reading the audit trail
     ENCRYPT_DECRYPT = "encrypt_decrypt"
     START = "start"  # state machines: start executions
+    START_STOP = "start_stop"  # state machines: start executions and stop them (reminders withdrawn)
     ADMINISTER_USERS = "administer_users"  # user pools: create, change, disable users and groups
     MANAGE_USAGE_KEYS = "manage_usage_keys"  # USAGE_KEYS: tenants' API keys in the tier usage plans
+    SEND = "send"  # MESSAGING: email through SES and SMS through SNS, where the stage delivers through AWS
 
 
 @dataclass(frozen=True)
@@ -162,6 +164,10 @@ class StateMachineDeclaration:
 # The `uses` key of the tenants' API Gateway API keys and their membership in the tier usage
 # plans of the tenant-facing APIs (ApiDeclaration.tier_usage_plans), with Access.MANAGE_USAGE_KEYS.
 USAGE_KEYS = "usage-keys"
+# The `uses` key of message delivery to patients (cairn.messaging): Access.SEND grants SES and SNS
+# where the stage's message_delivery is "aws" (nothing where it is the outbox, which is the
+# documents bucket); Access.READ only tells a function how messages are delivered.
+MESSAGING = "messaging"
 
 TABLES: tuple[TableDeclaration, ...] = (
     TableDeclaration("clinical", ClinicalItem, config.CLINICAL_TABLE,
@@ -209,7 +215,8 @@ FUNCTIONS: tuple[FunctionDeclaration, ...] = (
         description="the FHIR R4 clinical API (Chalice)",
         # audit: serves AuditEvent reads; documents: presigns DocumentReference content.
         uses={"clinical": Access.READ_WRITE, "audit": Access.READ_APPEND, "data": Access.ENCRYPT_DECRYPT,
-              "documents": Access.READ_WRITE, "bulk-export": Access.START},
+              "documents": Access.READ_WRITE, "bulk-export": Access.START,
+              "reminders": Access.START_STOP},  # the appointment book starts and withdraws reminders
     ),
     FunctionDeclaration(
         name="bundle-import", source="bundle_import", handler="handler.handler",
@@ -273,12 +280,31 @@ FUNCTIONS: tuple[FunctionDeclaration, ...] = (
               "documents": Access.READ_WRITE, "lab-inbox": Access.READ_WRITE},
         timeout_seconds=120, memory_mb=1024,
     ),
+    FunctionDeclaration(
+        name="reminders", source="reminders", handler="handler.handler",
+        description="the steps of the reminder workflow: plan, re-check and send, record what was not "
+                    "sent, finish",
+        # documents: the local outbox (puts only); tenants: the clinic's name in the message.
+        uses={"clinical": Access.READ_WRITE, "audit": Access.APPEND, "data": Access.ENCRYPT_DECRYPT,
+              "documents": Access.APPEND, "tenants": Access.READ, MESSAGING: Access.SEND},
+        timeout_seconds=60,
+    ),
+    FunctionDeclaration(
+        name="reminders-api", source="reminders_api", handler="app.app",
+        description="the reminders API (Chalice): set, list and cancel reminders, a patient's channels and "
+                    "opt-outs, the local outbox",
+        # documents: reads the local outbox; messaging: only to know whether there is one.
+        uses={"clinical": Access.READ_WRITE, "audit": Access.APPEND, "data": Access.ENCRYPT_DECRYPT,
+              "documents": Access.READ, "reminders": Access.START_STOP, MESSAGING: Access.READ},
+    ),
 )
 
 APIS: tuple[ApiDeclaration, ...] = (
     ApiDeclaration(function="fhir-api", app_module="functions.fhir_api.app", authorizer="authorizer",
                    public_paths=("/fhir/R4/metadata",)),  # FHIR capability discovery needs no token
     ApiDeclaration(function="lab-api", app_module="functions.lab_api.app", authorizer="authorizer"),
+    ApiDeclaration(function="reminders-api", app_module="functions.reminders_api.app",
+                   authorizer="authorizer"),
     ApiDeclaration(function="user-admin", app_module="functions.user_admin.app", authorizer="authorizer"),
     # Platform operators only (docs/tenancy.md): its own authorizer admits the operators group.
     ApiDeclaration(function="operator-api", app_module="functions.operator_api.app",
@@ -320,6 +346,15 @@ STATE_MACHINES: tuple[StateMachineDeclaration, ...] = (
         env=config.LAB_INGESTION_STATE_MACHINE_ARN,
         substitutions={"LabIngestionFunctionArn": "function:lab-ingestion"},
         invokes=("lab-ingestion",),
+    ),
+    StateMachineDeclaration(
+        name="reminders", definition="reminders.asl.json",
+        description="reminders of an appointment or of a reminder request: plan, wait until each is due, "
+                    "re-check, send through the patient's channel and record a Communication; what cannot "
+                    "be sent is recorded with a Task for the clinic",
+        env=config.REMINDERS_STATE_MACHINE_ARN,
+        substitutions={"RemindersFunctionArn": "function:reminders"},
+        invokes=("reminders",),
     ),
 )
 
@@ -363,6 +398,8 @@ def environment_names(declared: FunctionDeclaration) -> tuple[str, ...]:
     for machine in STATE_MACHINES:
         if machine.name in declared.uses:
             names.append(machine.env)
+    if MESSAGING in declared.uses:
+        names += [config.MESSAGE_DELIVERY, config.MESSAGE_SENDER]
     if declared.name in TENANT_DATA_ACCESS.assumed_by:
         names.append(TENANT_DATA_ACCESS.env)
     if declared.identity:

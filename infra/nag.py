@@ -106,18 +106,26 @@ _LOG_DELIVERY_ACTIONS = {
     "logs:DescribeResourcePolicies",
     "logs:DescribeLogGroups",
 }
+_SMS_ACTIONS = {"sns:Publish"}
 _APIGATEWAY_PREFIX = r"arn:<AWS::Partition>:apigateway:<AWS::Region>::"
 _ARN_PREFIX = r"arn:<AWS::Partition>:(?P<service>[a-z0-9-]+):<AWS::Region>:<AWS::AccountId>:"
 
 
 def _resource_reason(resource: str, statement: dict[str, Any]) -> str | None:
     actions = set(_as_list(statement.get("Action", [])))
-    if resource == "*" and actions <= _XRAY_ACTIONS | _LOG_DELIVERY_ACTIONS:
-        # CDK merges these into one statement when a resource both traces and logs.
-        return (
+    if resource == "*" and actions <= _XRAY_ACTIONS | _LOG_DELIVERY_ACTIONS | _SMS_ACTIONS:
+        # CDK merges these into one statement when a resource both traces and logs (and texts).
+        reasons = [
             "Only X-Ray trace submission and CloudWatch Logs vended-log delivery (Step Functions "
             "logging), whose APIs have no resource-level permissions; both are audit controls."
-        )
+        ] if actions - _SMS_ACTIONS else []
+        if actions & _SMS_ACTIONS:
+            reasons.append("SNS Publish for reminder text messages: an SMS to a phone number has no ARN, "
+                           "and the same policy denies Publish to every topic, leaving phone numbers only.")
+        return " ".join(reasons)
+    if re.fullmatch(_ARN_PREFIX + r"execution:cairn-[a-z0-9-]+:\*", resource):
+        return ("StopExecution on the executions of one declared state machine: execution names derive "
+                "from what they remind of (a withdrawn appointment's, a cancelled reminder's).")
     if re.fullmatch(_ARN_PREFIX + r"table/cairn-[a-z0-9-]+/index/\*", resource):
         return "CDK's table grant covers the global indexes of one declared table, named by its model."
     if re.fullmatch(_ARN_PREFIX + r"function:cairn-[a-z0-9-]+:\*", resource):

@@ -9,9 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from cairn.messaging.config import Delivery
 from infra import names
 
 DEFAULT_STAGE = "dev"
+MESSAGE_DELIVERIES = tuple(delivery.value for delivery in Delivery)
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,11 @@ class StageConfig:
     # Where an emulator serves the user pool (LocalStack: http://localhost.localstack.cloud:4566):
     # its tokens' issuer and JWKS live under <identity_endpoint>/<pool id>, not at Cognito's URL.
     identity_endpoint: str | None = None
+    # How messages to patients leave (cairn.messaging): "outbox" puts them in the documents bucket
+    # (nothing is emailed or texted); "aws" sends email with SES from `message_sender`, a verified
+    # SES identity, and SMS with SNS. The functions get ses:SendEmail and sns:Publish only then.
+    message_delivery: str = Delivery.OUTBOX.value
+    message_sender: str = "reminders@cairn.invalid"
 
     @classmethod
     def from_context(cls, name: str, stages: dict[str, Any] | None) -> StageConfig:
@@ -52,7 +59,11 @@ class StageConfig:
         unknown = set(settings) - allowed
         if unknown:
             raise ValueError(f"stage {name!r} has unknown settings: {', '.join(sorted(unknown))}")
-        return cls(name=name, **settings)
+        config = cls(name=name, **settings)
+        if config.message_delivery not in MESSAGE_DELIVERIES or "@" not in config.message_sender:
+            raise ValueError(f"stage {name!r}: message_delivery is one of {', '.join(MESSAGE_DELIVERIES)} "
+                             "and message_sender an email address")
+        return config
 
     def resource_name(self, key: str) -> str:
         """The physical name of declared resource `key` in this stage: `cairn-<stage>-<key>`.

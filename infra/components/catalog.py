@@ -21,9 +21,19 @@ from constructs import Construct
 
 from cairn import config
 from cairn.crypto.keyring import TENANT_CONTEXT_KEY
+from cairn.messaging.config import Delivery
 from infra.components.buckets import bucket_name
 from infra.components.tables import import_table
-from infra.declarations import BUCKETS, KEYS, STATE_MACHINES, TABLES, USAGE_KEYS, Access, TableDeclaration
+from infra.declarations import (
+    BUCKETS,
+    KEYS,
+    MESSAGING,
+    STATE_MACHINES,
+    TABLES,
+    USAGE_KEYS,
+    Access,
+    TableDeclaration,
+)
 from infra.stage import StageConfig
 
 # What a customer-managed-key table needs from KMS for a PutItem, and only through DynamoDB.
@@ -60,6 +70,16 @@ _ENCRYPT_DECRYPT_ACTIONS = ("kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey")
 
 def _table(key: str) -> TableDeclaration:
     return next(table for table in TABLES if table.key == key)
+
+
+def executions_arn(scope: Construct, stage: StageConfig, name: str) -> str:
+    """The ARN pattern of every execution of declared state machine `name`."""
+    return Stack.of(scope).format_arn(
+        service="states",
+        resource="execution",
+        resource_name=f"{stage.resource_name(name)}:*",
+        arn_format=ArnFormat.COLON_RESOURCE_NAME,
+    )
 
 
 def state_machine_arn(scope: Construct, stage: StageConfig, name: str) -> str:
@@ -113,6 +133,8 @@ class DataCatalog(Construct):
         values.update({declared.env: self.keys[declared.key].key_arn for declared in KEYS if declared.env})
         values.update({d.env: self.buckets[d.key].bucket_name for d in BUCKETS if d.env})
         values.update({machine.env: self.state_machine_arns[machine.name] for machine in STATE_MACHINES})
+        values.update({config.MESSAGE_DELIVERY: self.stage.message_delivery,
+                       config.MESSAGE_SENDER: self.stage.message_sender})
         return values
 
     def grant(self, grantee: iam.IGrantable, uses: Mapping[str, Access]) -> None:
@@ -130,6 +152,13 @@ class DataCatalog(Construct):
                 self._grant_usage_keys(grantee)
             elif resource in self.state_machine_arns and access is Access.START:
                 self._state_machine(resource).grant_start_execution(grantee)
+            elif resource in self.state_machine_arns and access is Access.START_STOP:
+                self._state_machine(resource).grant_start_execution(grantee)
+                grantee.grant_principal.add_to_principal_policy(iam.PolicyStatement(
+                    actions=["states:StopExecution"], resources=[executions_arn(self, self.stage, resource)]))
+            elif resource == MESSAGING and access in (Access.SEND, Access.READ):
+                if access is Access.SEND and self.stage.message_delivery == Delivery.AWS.value:
+                    self._grant_messaging(grantee)
             else:
                 raise ValueError(
                     f"no grant for {access} on {resource!r}: is it declared, and is the access valid?"
@@ -142,6 +171,23 @@ class DataCatalog(Construct):
                 self, f"Started{name.title()}", self.state_machine_arns[name]
             )
         return self._started[name]
+
+    def _grant_messaging(self, grantee: iam.IGrantable) -> None:
+        """Email from the stage's sender identity only (as an address or its domain identity), and
+        SMS to phone numbers only: SMS has no ARN, so Publish is allowed on "*" and denied on
+        every topic, which leaves direct publishes to a phone number."""
+        stack, sender = Stack.of(self), self.stage.message_sender
+        identities = [stack.format_arn(service="ses", resource="identity", resource_name=name,
+                                       arn_format=ArnFormat.SLASH_RESOURCE_NAME)
+                      for name in (sender, sender.rpartition("@")[2])]
+        principal = grantee.grant_principal
+        principal.add_to_principal_policy(iam.PolicyStatement(
+            actions=["ses:SendEmail"], resources=identities,
+            conditions={"StringEquals": {"ses:FromAddress": sender}}))
+        principal.add_to_principal_policy(iam.PolicyStatement(actions=["sns:Publish"], resources=["*"]))
+        principal.add_to_principal_policy(iam.PolicyStatement(
+            effect=iam.Effect.DENY, actions=["sns:Publish"],
+            resources=[f"arn:{stack.partition}:sns:*:*:*"]))
 
     def _grant_usage_keys(self, grantee: iam.IGrantable) -> None:
         stack = Stack.of(self)

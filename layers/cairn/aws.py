@@ -139,3 +139,9 @@ class AwsClients:
 
     def sts(self) -> Any:
         return self.client("sts")
+
+    def ses(self) -> Any:
+        return self.client("ses")
+
+    def sns(self) -> Any:
+        return self.client("sns")

@@ -37,6 +37,7 @@ C, R, U, D, S, B, X = (
     Action.EXPORT,
 )
 CRUS, RS = {C, R, U, S}, {R, S}
+CRDS = {C, R, D, S}  # reminders: set, read, cancel, list (cairn.reminders.desk)
 DIRECTORY = ("Practitioner", "PractitionerRole", "Organization", "Location")
 
 # The expected decisions, written out independently of the module's grant helper: a change to
@@ -55,6 +56,9 @@ EXPECTED: dict[Role, dict[str, set[Action]]] = {
         "User": CRUS,
         "LabMessage": CRUS,
         "ClinicSettings": {R, U},
+        "Reminder": CRDS,
+        "ContactPreferences": {R, U},
+        "OutboxMessage": RS,
     },
     Role.PHYSICIAN: {
         "Patient": {C, R, U, S, B, X},
@@ -65,6 +69,8 @@ EXPECTED: dict[Role, dict[str, set[Action]]] = {
         "Provenance": {C, R, S},
         "LabMessage": {R, U, S},
         **{t: RS for t in (*DIRECTORY, "Schedule", "Slot", "Group")},
+        "Reminder": CRDS,
+        "ContactPreferences": {R},
     },
     Role.NURSE: {
         "Patient": {C, R, U, S, B},
@@ -103,6 +109,8 @@ EXPECTED: dict[Role, dict[str, set[Action]]] = {
                 "LabMessage",
             )
         },
+        "Reminder": CRDS,
+        "ContactPreferences": {R},
     },
     Role.FRONT_DESK: {
         "Patient": CRUS,
@@ -112,16 +120,23 @@ EXPECTED: dict[Role, dict[str, set[Action]]] = {
         "Slot": CRUS,
         "Communication": CRUS,
         **{t: RS for t in ("Encounter", *DIRECTORY)},
+        "Reminder": CRDS,
+        "ContactPreferences": {R, U},
     },
     Role.BILLING: {
         **{t: RS for t in ("Patient", "Encounter", "Condition", "Procedure", "Appointment", *DIRECTORY)},
         **{t: CRUS for t in ("Coverage", "Claim", "Invoice")},
+        "Reminder": CRDS,
+        "ContactPreferences": {R},
     },
     Role.PATIENT: {
         "Patient": {R, X},
         "Coverage": {R},
         "Communication": {C, R, S},
         "Appointment": {C, R, U, S},  # their own visits, through the appointment book
+        "Reminder": CRDS,  # their own medication dose reminders
+        "ContactPreferences": {R, U},
+        "OutboxMessage": RS,
         **{
             t: RS
             for t in (
