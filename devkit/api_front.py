@@ -5,6 +5,8 @@ authorizer (except on the API's declared `public_paths`), and handed to the API'
 through the emulator's Lambda Invoke API (the same path Step Functions uses), so the code under
 test is the deployed function.
 `GET /health` answers 200 once the stack is provisioned and seeded, 503 before.
+`GET|POST /_dev/clock` shows and advances the embedded runtime's virtual clock (devkit/clock.py,
+`cairn clock`): a route of this local front only, which nothing deploys.
 """
 
 from __future__ import annotations
@@ -15,11 +17,12 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from cairn.aws import AwsClients
-from devkit import gateway
+from devkit import clock, gateway
 from devkit.deployment import Deployment
 from devkit.gateway import ApiIdentity, GatewayResponse, IncomingRequest
 from devkit.routes import ChaliceApp, RouteTable, load_chalice_app
@@ -29,6 +32,10 @@ from infra.declarations import ApiDeclaration
 LOGGER = logging.getLogger("cairn.api")
 HEALTH_PATH = "/health"
 HEALTH_METHODS = ("GET", "HEAD")
+CLOCK_PATH = "/_dev/clock"
+CLOCK_METHODS = ("GET", "POST")
+FRONT_ROUTES = {HEALTH_PATH: HEALTH_METHODS, CLOCK_PATH: CLOCK_METHODS}  # the front's own, not an API's
+JSON = [("Content-Type", "application/json")]
 LOCAL_API_ID = "cairnlocal"
 
 
@@ -132,11 +139,37 @@ class ApiFront:
         if request.path == HEALTH_PATH and request.method in HEALTH_METHODS:
             ready = self.ready.is_set() and self.backend is not None
             body = {"status": "ok" if ready else "starting"}
-            return GatewayResponse(200 if ready else 503, [("Content-Type", "application/json")],
-                                   json.dumps(body).encode())
+            return GatewayResponse(200 if ready else 503, JSON, json.dumps(body).encode())
+        if request.path == CLOCK_PATH and request.method in CLOCK_METHODS:
+            return virtual_clock(request)
         if self.backend is None:
             return gateway.gateway_error(503, "Cairn is still starting")
         return self.backend.handle(request)
+
+
+def virtual_clock(request: IncomingRequest) -> GatewayResponse:
+    """GET: the virtual clock's now and offset. POST {"advance": "47h"} or {"to": "<instant>"}:
+    move it forward first. 400 saying what to send, 409 where no virtual clock runs."""
+    try:
+        running = clock.current()
+    except clock.ClockError as absent:
+        return _json(409, {"error": "no-clock", "message": str(absent)})
+    if request.method == "POST":
+        try:
+            change = json.loads(request.body or b"{}")
+            if isinstance(change, dict) and isinstance(change.get("advance"), str) and "to" not in change:
+                running.advance(clock.parse_duration(change["advance"]))
+            elif isinstance(change, dict) and isinstance(change.get("to"), str) and "advance" not in change:
+                running.advance_to(datetime.fromisoformat(change["to"].replace("Z", "+00:00")))
+            else:
+                raise clock.ClockError('send {"advance": "47h"} or {"to": "2026-12-08T14:00:00Z"}')
+        except ValueError as wrong:  # bad JSON, dates and durations (ClockError is one too)
+            return _json(400, {"error": "invalid", "message": str(wrong)})
+    return _json(200, running.as_dict())
+
+
+def _json(status: int, body: Mapping[str, Any]) -> GatewayResponse:
+    return GatewayResponse(status, JSON, json.dumps(body).encode())
 
 
 def _handler_class(front: ApiFront) -> type[BaseHTTPRequestHandler]:

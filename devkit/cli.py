@@ -8,6 +8,9 @@
   cairn import --tenant T PATH...
                             import FHIR Bundle files (or directories of them) into a clinic, through
                             the bundle-import workflow of `cairn dev` (or --stage); --direct: in-process
+  cairn clock [advance 47h | advance-to 2026-12-08T14:00:00Z]
+                            show or move forward the virtual clock of `cairn dev` (its reminders'
+                            waits end when it passes their time)
 
 With --stage, AWS_ENDPOINT_URL picks the emulator the stage was deployed into (LocalStack);
 without it the commands talk to AWS with your own credentials.
@@ -16,12 +19,16 @@ without it the commands talk to AWS with your own credentials.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import signal
 import sys
 import threading
+import urllib.error
+import urllib.request
 from collections.abc import Sequence
+from datetime import timedelta
 from pathlib import Path
 from types import FrameType
 
@@ -29,6 +36,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from cairn.errors import CairnError
 from devkit import importer, seed, tenants
+from devkit.api_front import CLOCK_PATH
 from devkit.deployment import Deployment, state_dir
 from devkit.discovery import DiscoveryError, discover, stage_clients
 from devkit.emulator import PortInUse
@@ -59,6 +67,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return tenant_command(args)
     if args.command == "import":
         return import_command(args)
+    if args.command == "clock":
+        return clock_command(args.action, args.value, state_dir(args.state_dir))
     parser.print_help()
     return 2
 
@@ -94,7 +104,38 @@ def _parser() -> argparse.ArgumentParser:
                          help="import in this process through the record service against the `cairn dev` "
                               "emulator, without the workflow (faster; for benchmarks)")
     imports.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for the imports")
+    clock = commands.add_parser(
+        "clock", help="show or advance the virtual clock of `cairn dev` (reminders wait on it)")
+    clock.add_argument("action", nargs="?", default="show", choices=("show", "advance", "advance-to"))
+    clock.add_argument("value", nargs="?", help="a duration (47h, 2d, 90m, 1h30m) or, for advance-to, an "
+                                                 "instant (2026-12-08T14:00:00Z)")
+    clock.add_argument("--state-dir", help=state_help)
     return parser
+
+
+def clock_command(action: str, value: str | None, directory: Path) -> int:
+    """`cairn clock`: ask the running `cairn dev` front (its dev-only /_dev/clock) to show or move it."""
+    if action != "show" and not value:
+        print(f"cairn clock: {action} needs a value, e.g. cairn clock advance 47h", file=sys.stderr)
+        return 2
+    change = None if action == "show" else {"advance" if action == "advance" else "to": value}
+    try:
+        api_url = Deployment.read(directory).api_url
+        request = urllib.request.Request(  # noqa: S310 (the local front's http URL)
+            f"{api_url}{CLOCK_PATH}", method="GET" if change is None else "POST",
+            data=None if change is None else json.dumps(change).encode(),
+            headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+            answer = json.loads(response.read())
+    except urllib.error.HTTPError as refused:
+        print(f"cairn clock: {json.loads(refused.read()).get('message')}", file=sys.stderr)
+        return 1
+    except (FileNotFoundError, urllib.error.URLError, OSError) as exc:
+        print(f"cairn clock: {exc}", file=sys.stderr)
+        return 1
+    offset = timedelta(seconds=answer["offsetSeconds"])
+    print(f"{answer['now']}  (real time + {offset})")
+    return 0
 
 
 def import_command(args: argparse.Namespace) -> int:
@@ -179,6 +220,8 @@ def banner(running: RunningStack, directory: Path) -> str:
         f"  curl -H \"Authorization: Bearer $TOKEN\" {deployment.api_url}/lab-results/inbox",
         f"Labs post HL7 v2 results to {deployment.api_url}/labs/{DEMO_LAB}/hl7 "
         "(token of --role lab_interface; see docs/labs.md)",
+        "Reminders wait on a virtual clock: `cairn clock advance 47h` moves it; what they sent is in "
+        f"{deployment.api_url}/reminders/outbox (admin or patient token; docs/reminders.md)",
         "",
     ]
     if deployment.embedded:

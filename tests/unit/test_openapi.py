@@ -17,7 +17,7 @@ from openapi_spec_validator import validate
 
 from cairn.fhir.capability import METADATA_PATH
 from cairn.fhir.rest import BASE_PATH
-from devkit.api_front import HEALTH_METHODS, HEALTH_PATH, ApiFront
+from devkit.api_front import FRONT_ROUTES, HEALTH_PATH, ApiFront
 from infra.declarations import APIS
 
 OPENAPI = Path(__file__).resolve().parents[2] / "docs" / "openapi.yaml"
@@ -41,7 +41,7 @@ def front() -> Iterator[ApiFront]:
 
 def _served_non_fhir_routes() -> set[tuple[str, str]]:
     """The front's own routes, plus every declared app route outside the FHIR base."""
-    routes = {(HEALTH_PATH, method) for method in HEALTH_METHODS}
+    routes = {(path, method) for path, methods in FRONT_ROUTES.items() for method in methods}
     for api in APIS:
         app = importlib.import_module(api.app_module).app
         routes |= {

@@ -104,7 +104,7 @@ def with_preferences(
     changed = copy.deepcopy(dict(patient))
     reachable = _reachable(changed)
     if preferred is not None and not any(channel is preferred for _, _, channel, _ in reachable):
-        what = "an email address" if preferred is Channel.EMAIL else "a mobile phone number"
+        what = "email address" if preferred is Channel.EMAIL else "mobile phone number"
         raise PreferencesNotPossible(
             f"the patient has no {what} on file: add one to the Patient's telecom "
             f"before preferring {preferred.value}"

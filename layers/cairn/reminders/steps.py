@@ -154,13 +154,14 @@ class ReminderSteps:
             "status": status,
             "category": [CATEGORY],
         }
-        if subject.based_on():
-            communication["basedOn"] = subject.based_on()
         if patient_id is not None:
             communication["subject"] = {"reference": f"Patient/{patient_id}"}
             communication["recipient"] = [{"reference": f"Patient/{patient_id}"}]
-        if subject.resource is not None and subject.about():
-            communication["about"] = subject.about()
+        if subject.resource is not None:  # a reference must name a resource of the clinic
+            if subject.based_on():
+                communication["basedOn"] = subject.based_on()
+            if subject.about():
+                communication["about"] = subject.about()
         return communication
 
     def _record_once(
@@ -228,7 +229,7 @@ class ReminderSteps:
                 statusReason=_reason(WORKFLOW_FAILED, f"{text}; it may or may not have reached the patient"),
             )
         task = self._review_task(
-            subject_ref,
+            subject,
             planned_for,
             f"A reminder for {subject_ref} due "
             f"{reminder.as_state()['send_at']} was not sent ({error_type}): check the "
@@ -248,17 +249,18 @@ class ReminderSteps:
         ):
             self._set_task_status(subject.resource, "failed", f"not planned ({error_type})")
         task = self._review_task(
-            subject_ref,
+            subject,
             planned_for,
             f"The reminders of {subject_ref} could not be "
             f"planned ({error_type}): check the clinic's reminder settings.",
         )
         return {"recorded": True, "task": task}
 
-    def _review_task(self, subject_ref: str, planned_for: str, description: str) -> str:
-        """One Task per plan for the clinic's staff (no owner: the clinic's pool)."""
-        task_id = str(uuid.uuid5(NAMESPACE, f"review|{self._tenant}|{subject_ref}|{planned_for}"))
-        task = {
+    def _review_task(self, subject: Subject, planned_for: str, description: str) -> str:
+        """One Task per plan for the clinic's staff (no owner: the clinic's pool); its focus is the
+        subject while it exists (the description names it either way)."""
+        task_id = str(uuid.uuid5(NAMESPACE, f"review|{self._tenant}|{subject.reference}|{planned_for}"))
+        task: dict[str, Any] = {
             "resourceType": "Task",
             "id": task_id,
             "status": "requested",
@@ -273,10 +275,11 @@ class ReminderSteps:
                     }
                 ]
             },
-            "focus": {"reference": subject_ref},
             "description": description,
             "authoredOn": fhir_instant(self.now()),
         }
+        if subject.resource is not None:
+            task["focus"] = {"reference": subject.reference}
         with contextlib.suppress(ResourceConflict):  # the plan's Task is open already
             self.records.import_resource(task, task_id)
         return f"Task/{task_id}"

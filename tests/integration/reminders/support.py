@@ -23,7 +23,11 @@ from cairn.config import DataSettings
 from cairn.fhir.search import parse_search
 from cairn.messaging.outbox import OutboxSender
 from cairn.records.service import RecordService
-from cairn.reminders.workflow import ReminderWorkflow, StepFunctionsAppointmentReminders, appointment_execution
+from cairn.reminders.workflow import (
+    ReminderWorkflow,
+    StepFunctionsAppointmentReminders,
+    appointment_execution,
+)
 from cairn.runtime import ClinicalRuntime
 from devkit.clock import VirtualClock
 from devkit.deployment import Deployment
@@ -81,39 +85,63 @@ class ReminderClinic:
     def set_up(self, **settings: Any) -> ReminderClinic:
         """The clinic's settings as onboarding writes them, with these reminder settings."""
         DynamoTenantSettings(self.clients.dynamodb(), self.deployment.tables["clinical"]).put_defaults(
-            self.tenant_id, {**DEFAULT_SETTINGS, "time_zone": "America/New_York", **settings})
+            self.tenant_id, {**DEFAULT_SETTINGS, "time_zone": "America/New_York", **settings}
+        )
         return self
 
     # -- the chart ---------------------------------------------------------------------------
-    def patient(self, family: str, *, email: str | None = None, sms: str | None = None,
-                preferred: str | None = None, opt_out: tuple[str, ...] = ()) -> str:
+    def patient(
+        self,
+        family: str,
+        *,
+        email: str | None = None,
+        sms: str | None = None,
+        preferred: str | None = None,
+        opt_out: tuple[str, ...] = (),
+    ) -> str:
         telecom = []
         if email:
-            telecom.append({"system": "email", "value": email, **({"rank": 1} if preferred == "email" else {})})
+            telecom.append(
+                {"system": "email", "value": email, **({"rank": 1} if preferred == "email" else {})}
+            )
         if sms:
             telecom.append({"system": "sms", "value": sms, **({"rank": 1} if preferred == "sms" else {})})
-        patient: dict[str, Any] = {"resourceType": "Patient", "name": [{"family": family, "given": ["Ada"]}],
-                                   "birthDate": "1984-02-29", "gender": "female", "telecom": telecom}
+        patient: dict[str, Any] = {
+            "resourceType": "Patient",
+            "name": [{"family": family, "given": ["Ada"]}],
+            "birthDate": "1984-02-29",
+            "gender": "female",
+            "telecom": telecom,
+        }
         if opt_out:
             patient["extension"] = [{"url": OPT_OUT, "valueCode": code} for code in opt_out]
         return str(self.system().create("Patient", patient).resource["id"])
 
     def practitioner(self) -> str:
-        created = self.system().create("Practitioner", {"resourceType": "Practitioner",
-                                                        "name": [{"family": "Osei", "given": ["Kwame"]}]})
+        created = self.system().create(
+            "Practitioner", {"resourceType": "Practitioner", "name": [{"family": "Osei", "given": ["Kwame"]}]}
+        )
         return str(created.resource["id"])
 
-    def book(self, patient_id: str, practitioner_id: str, start: datetime, minutes: int = 20) -> dict[str, Any]:
+    def book(
+        self, patient_id: str, practitioner_id: str, start: datetime, minutes: int = 20
+    ) -> dict[str, Any]:
         """A booked visit, written as the appointment book writes it, and its reminders started."""
         appointment_id = str(uuid.uuid4())
         appointment = {
-            "resourceType": "Appointment", "id": appointment_id, "status": "booked",
-            "start": instant(start), "end": instant(start + timedelta(minutes=minutes)),
+            "resourceType": "Appointment",
+            "id": appointment_id,
+            "status": "booked",
+            "start": instant(start),
+            "end": instant(start + timedelta(minutes=minutes)),
             "minutesDuration": minutes,
-            "appointmentType": {"coding": [{"system": VISIT_TYPES, "code": "follow-up",
-                                            "display": "Follow-up visit"}]},
-            "participant": [{"actor": {"reference": f"Patient/{patient_id}"}, "status": "accepted"},
-                            {"actor": {"reference": f"Practitioner/{practitioner_id}"}, "status": "accepted"}],
+            "appointmentType": {
+                "coding": [{"system": VISIT_TYPES, "code": "follow-up", "display": "Follow-up visit"}]
+            },
+            "participant": [
+                {"actor": {"reference": f"Patient/{patient_id}"}, "status": "accepted"},
+                {"actor": {"reference": f"Practitioner/{practitioner_id}"}, "status": "accepted"},
+            ],
         }
         [written] = self.system().commit_scheduled("book", appointment_id, [(appointment, None)], [])
         self.reminders.booked(TenantContext.system(self.tenant_id, "test-book"), written)
@@ -122,8 +150,9 @@ class ReminderClinic:
     def change(self, appointment: dict[str, Any], subtype: str, **changes: Any) -> dict[str, Any]:
         """A new version of the visit (moved or cancelled) as the book writes it; reminders untouched."""
         current = self.system().read("Appointment", str(appointment["id"]))
-        [written] = self.system().commit_scheduled(subtype, str(appointment["id"]),
-                                                   [({**current, **changes}, current)], [])
+        [written] = self.system().commit_scheduled(
+            subtype, str(appointment["id"]), [({**current, **changes}, current)], []
+        )
         return written
 
     # -- the workflow --------------------------------------------------------------------------
@@ -137,9 +166,14 @@ class ReminderClinic:
     def exits(self, execution_arn: str, state: str) -> int:
         """How many times the execution has left `state` so far."""
         events = self.clients.stepfunctions().get_execution_history(
-            executionArn=execution_arn, maxResults=1000)["events"]
-        return sum(1 for event in events if event["type"].endswith("StateExited")
-                   and (event.get("stateExitedEventDetails") or {}).get("name") == state)
+            executionArn=execution_arn, maxResults=1000
+        )["events"]
+        return sum(
+            1
+            for event in events
+            if event["type"].endswith("StateExited")
+            and (event.get("stateExitedEventDetails") or {}).get("name") == state
+        )
 
     def run_until(self, execution_arn: str, moment: datetime, sends: int) -> None:
         """Advance the clock to `moment`, then wait until the execution has left Send `sends` times."""
@@ -150,7 +184,8 @@ class ReminderClinic:
         """The reminders the execution planned, once Plan has run."""
         eventually(lambda: self.exits(execution_arn, "Plan"), f"the plan of {execution_arn}")
         events = self.clients.stepfunctions().get_execution_history(
-            executionArn=execution_arn, maxResults=1000)["events"]
+            executionArn=execution_arn, maxResults=1000
+        )["events"]
         for event in events:
             details = event.get("stateExitedEventDetails") or {}
             if details.get("name") == "Plan":
@@ -168,37 +203,61 @@ class ReminderClinic:
         return sorted(self.system().search(query).resources, key=lambda c: str(c["id"]))
 
     def outbox(self, patient_id: str | None = None) -> list[dict[str, Any]]:
-        sender = OutboxSender(TenantContext.system(self.tenant_id, "test"), self.clients.s3(),
-                              self.deployment.buckets["documents"], "reminders@cairn.invalid")
+        sender = OutboxSender(
+            TenantContext.system(self.tenant_id, "test"),
+            self.clients.s3(),
+            self.deployment.buckets["documents"],
+            "reminders@cairn.invalid",
+        )
         return sender.messages(patient_id)
 
     def invoke_step(self, event: dict[str, Any]) -> dict[str, Any]:
         """One step of the reminders function, invoked as the workflow invokes it."""
-        response = self.clients.lambda_().invoke(FunctionName=self.deployment.functions["reminders"],
-                                                 Payload=json.dumps(event).encode())
+        response = self.clients.lambda_().invoke(
+            FunctionName=self.deployment.functions["reminders"], Payload=json.dumps(event).encode()
+        )
         payload: dict[str, Any] = json.loads(response["Payload"].read())
         assert "FunctionError" not in response, payload
         return payload
 
     # -- the reminders API -------------------------------------------------------------------
-    def call(self, method: str, path: str, who: TenantContext, *, body: Any = None,
-             query: dict[str, str] | None = None, resource: str | None = None,
-             path_parameters: dict[str, str] | None = None) -> tuple[int, dict[str, Any]]:
+    def call(
+        self,
+        method: str,
+        path: str,
+        who: TenantContext,
+        *,
+        body: Any = None,
+        query: dict[str, str] | None = None,
+        resource: str | None = None,
+        path_parameters: dict[str, str] | None = None,
+    ) -> tuple[int, dict[str, Any]]:
         raw = json.dumps(body).encode() if body is not None else None
         event = {
-            "resource": resource or path, "path": path, "httpMethod": method,
-            "headers": {"Content-Type": "application/json", "Host": "127.0.0.1"}, "multiValueHeaders": None,
+            "resource": resource or path,
+            "path": path,
+            "httpMethod": method,
+            "headers": {"Content-Type": "application/json", "Host": "127.0.0.1"},
+            "multiValueHeaders": None,
             "queryStringParameters": query or None,
             "multiValueQueryStringParameters": {k: [v] for k, v in (query or {}).items()} or None,
-            "pathParameters": path_parameters, "stageVariables": None,
-            "requestContext": {"resourcePath": resource or path, "httpMethod": method, "requestId": "req-1",
-                               "stage": "local", "path": f"/local{path}", "domainName": "127.0.0.1",
-                               "authorizer": {**who.as_claims(), "principalId": who.user_id}},
+            "pathParameters": path_parameters,
+            "stageVariables": None,
+            "requestContext": {
+                "resourcePath": resource or path,
+                "httpMethod": method,
+                "requestId": "req-1",
+                "stage": "local",
+                "path": f"/local{path}",
+                "domainName": "127.0.0.1",
+                "authorizer": {**who.as_claims(), "principalId": who.user_id},
+            },
             "body": base64.b64encode(raw).decode() if raw is not None else None,
             "isBase64Encoded": raw is not None,
         }
-        response = self.clients.lambda_().invoke(FunctionName=self.deployment.functions["reminders-api"],
-                                                 Payload=json.dumps(event).encode())
+        response = self.clients.lambda_().invoke(
+            FunctionName=self.deployment.functions["reminders-api"], Payload=json.dumps(event).encode()
+        )
         payload = json.loads(response["Payload"].read())
         assert "FunctionError" not in response, payload
         return int(payload["statusCode"]), json.loads(payload.get("body") or "{}")

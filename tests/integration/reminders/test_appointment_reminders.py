@@ -19,8 +19,11 @@ NEW_YORK = ZoneInfo("America/New_York")
 
 def local(day: datetime, hour: int, minute: int = 0) -> datetime:
     """`hour`:`minute` in New York on the local day of `day`, as a UTC instant."""
-    return datetime.combine(day.astimezone(NEW_YORK).date(), datetime.min.time(), NEW_YORK).replace(
-        hour=hour, minute=minute).astimezone(UTC)
+    return (
+        datetime.combine(day.astimezone(NEW_YORK).date(), datetime.min.time(), NEW_YORK)
+        .replace(hour=hour, minute=minute)
+        .astimezone(UTC)
+    )
 
 
 @pytest.fixture(scope="module")
