@@ -19,6 +19,7 @@ from cairn.audit.events import AuditAction, AuditEvent, AuditOutcome
 from cairn.audit.trail import BaseAuditTrail
 from cairn.clock import Clock, fhir_instant, utc_now
 from multitenant.errors import TenantError, TenantNotFound
+from multitenant.tiers import Tier
 
 if TYPE_CHECKING:  # the registry stores statuses, so it imports this module
     from multitenant.registry import BaseTenantRegistry, Tenant
@@ -47,6 +48,7 @@ SIGN_IN_ALLOWED = frozenset({TenantStatus.ACTIVE, TenantStatus.PAST_DUE, TenantS
 WRITES_ALLOWED = frozenset({TenantStatus.ACTIVE, TenantStatus.PAST_DUE})
 
 STATUS_CHANGE = "status-change"
+PLAN_CHANGE = "plan-change"
 
 
 class InvalidTransition(TenantError):
@@ -116,6 +118,42 @@ def change_status(
         audit.record(_status_event(AuditOutcome.MINOR_FAILURE, tenant_id, refusal))
         raise
     audit.record(_status_event(AuditOutcome.SUCCESS, tenant_id, f"{tenant.status}->{wanted}"))
+    return changed
+
+
+def change_plan(
+    registry: BaseTenantRegistry,
+    audit: BaseAuditTrail,
+    tenant_id: str,
+    tier: Tier,
+    seats: int | None,
+    reason: str,
+    clock: Clock = utc_now,
+) -> Tenant:
+    """Move tenant `tenant_id` to `tier` with `seats` paid staff seats (billing), stored
+    conditionally on the version read and audited (detail "practice/5->enterprise/12"); a deleted
+    tenant's plan never changes (InvalidTransition). The same plan again changes nothing."""
+    if audit.context.tenant_id != tenant_id:
+        raise ValueError("the audit trail must belong to the tenant whose plan changes")
+    try:
+        tenant = registry.get(tenant_id)
+        if tenant is None:
+            raise TenantNotFound(tenant_id)
+        if tenant.tier is tier and tenant.seats == seats:
+            return tenant
+        if tenant.status is TenantStatus.DELETED:
+            raise InvalidTransition(tenant_id, tenant.status, tenant.status)
+        changed = replace(tenant, tier=tier, seats=seats, status_reason=reason, updated=fhir_instant(clock()),
+                          version=tenant.version + 1)
+        registry.replace(changed, expected_version=tenant.version)
+    except TenantError as error:
+        refusal = f"refused:{tier}:{type(error).__name__}"
+        audit.record(AuditEvent(AuditAction.UPDATE, PLAN_CHANGE, AuditOutcome.MINOR_FAILURE, "Tenant",
+                                tenant_id, refusal))
+        raise
+    detail = f"{tenant.tier}/{tenant.seats or '-'}->{tier}/{seats or '-'}"
+    audit.record(AuditEvent(AuditAction.UPDATE, PLAN_CHANGE, AuditOutcome.SUCCESS, "Tenant", tenant_id,
+                            detail))
     return changed
 
 

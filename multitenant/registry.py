@@ -31,6 +31,7 @@ class Tenant:
     onboarding_request_id: str | None = None
     version: int = 1
     status_reason: str | None = None
+    seats: int | None = None  # staff seats the clinic's subscription pays for; None: its tier's limit
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready: what the operator API and `cairn tenant show` print."""
@@ -45,6 +46,7 @@ class Tenant:
             "onboarding_request_id": self.onboarding_request_id,
             "version": self.version,
             "status_reason": self.status_reason,
+            "seats": self.seats,
         }
 
 
@@ -60,6 +62,7 @@ def to_item(tenant: Tenant) -> TenantItem:
         onboarding_request_id=tenant.onboarding_request_id,
         version=tenant.version,
         status_reason=tenant.status_reason,
+        seats=tenant.seats,
     )
 
 
@@ -76,6 +79,7 @@ def from_item(item: TenantItem) -> Tenant:
         onboarding_request_id=item.onboarding_request_id,
         version=int(item.version or 1),
         status_reason=item.status_reason,
+        seats=int(item.seats) if item.seats is not None else None,
     )
 
 

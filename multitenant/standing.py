@@ -22,6 +22,7 @@ from multitenant.tiers import Tier, TierLimits, limits, parse_tier
 STANDING_TTL_SECONDS = 30.0
 STATUS_CLAIM = "tenant_status"
 TIER_CLAIM = "tier"
+SEATS_CLAIM = "seats"
 
 
 class TenantNotAdmitted(Exception):
@@ -40,6 +41,7 @@ class TenantStanding:
 
     status: TenantStatus
     tier: Tier
+    seats: int | None = None  # staff seats the subscription pays for (billing); None: the tier's
 
     @property
     def writable(self) -> bool:
@@ -49,16 +51,25 @@ class TenantStanding:
     def limits(self) -> TierLimits:
         return limits(self.tier)
 
+    @property
+    def staff_seats(self) -> int:
+        """The staff accounts the clinic may have enabled: the seats it pays for, within its tier."""
+        tier_seats = self.limits.staff_seats
+        return min(self.seats, tier_seats) if self.seats else tier_seats
+
     def as_context(self) -> dict[str, str]:
         """The authorizer context entries (strings, as API Gateway requires)."""
-        return {STATUS_CLAIM: self.status.value, TIER_CLAIM: self.tier.value}
+        seats = {SEATS_CLAIM: str(self.seats)} if self.seats else {}
+        return {STATUS_CLAIM: self.status.value, TIER_CLAIM: self.tier.value, **seats}
 
     @classmethod
     def from_authorizer(cls, authorizer: Mapping[str, object] | None) -> TenantStanding | None:
         """The standing the authorizer passed on; None where it passed none (trusted callers)."""
         if not authorizer or not authorizer.get(STATUS_CLAIM):
             return None
-        return cls(parse_status(str(authorizer[STATUS_CLAIM])), parse_tier(str(authorizer.get(TIER_CLAIM))))
+        seats = str(authorizer.get(SEATS_CLAIM) or "")
+        return cls(parse_status(str(authorizer[STATUS_CLAIM])), parse_tier(str(authorizer.get(TIER_CLAIM))),
+                   int(seats) if seats.isdigit() else None)
 
 
 class TenantStandings:
@@ -80,7 +91,7 @@ class TenantStandings:
         if hit is not None and hit[0] > now:
             return hit[1]
         tenant = self._registry.get(tenant_id)
-        standing = TenantStanding(tenant.status, tenant.tier) if tenant else None
+        standing = TenantStanding(tenant.status, tenant.tier, tenant.seats) if tenant else None
         with self._lock:
             self._cached[tenant_id] = (now + self._ttl, standing)
         return standing

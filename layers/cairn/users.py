@@ -215,7 +215,7 @@ class UserAdministration:
     def _require_staff_seat(self) -> None:
         if self._standing is None:
             return
-        seats = self._standing.limits.staff_seats
+        seats = self._standing.staff_seats
         staff = [user for user in self._directory.members(self.context.tenant_id)
                  if user.enabled and user.role is not Role.PATIENT]
         if len(staff) >= seats:

@@ -125,6 +125,7 @@ class TenantItem(Model):
     onboarding_request_id = UnicodeAttribute(null=True)  # makes re-running onboarding idempotent
     version = NumberAttribute(null=True)  # optimistic concurrency on status changes
     status_reason = UnicodeAttribute(null=True)  # why the last transition happened
+    seats = NumberAttribute(null=True)  # provider seats the subscription pays for (billing); null: the tier's
 
 
 TABLE_MODELS: tuple[type[Model], ...] = (ClinicalItem, AuditItem, TenantItem)

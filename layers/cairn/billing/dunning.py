@@ -1,0 +1,227 @@
+"""Dunning: what happens to a clinic whose subscription payment failed, step by step.
+
+    payment failed -> past_due (fully usable; notice) -> reminder -> grace ends: suspended
+    (read-only; notice) -> cancelled (no sign-in; export offered, data kept) -> retention ends:
+    the tenant's data key is crypto-shredded and the tenant deleted
+
+stepfunctions/dunning.asl.json runs these steps with Wait states between them; each step checks
+again that the clinic has still not paid, so a payment that raced a step never costs data. An
+invoice.paid during the grace period stops the run (cairn.billing.subscriptions). Nothing is
+shredded while the clinic can still pay: only after the retention period, and only if the
+tenant is still cancelled for non-payment.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+
+from cairn.audit.trail import BaseAuditTrail
+from cairn.billing.accounts import BaseBillingAccounts, Notice
+from cairn.billing.workflows import DunningPhase, DunningRun
+from cairn.clock import Clock, fhir_instant, utc_now
+from cairn.errors import ConfigurationError
+from multitenant.context import TenantContext
+from multitenant.lifecycle import TenantStatus, change_status
+from multitenant.onboarding import BaseTenantEncryption
+from multitenant.registry import BaseTenantRegistry, Tenant
+
+ACTOR = "billing"
+BILLING_REASON = "billing:"  # status reasons billing wrote; billing only undoes its own changes
+_DURATION = re.compile(r"^(\d+)([dhms])$")
+_UNITS = {"d": 86_400, "h": 3_600, "m": 60, "s": 1}
+WAITS = ("reminder", "grace", "suspended", "retention")
+
+
+@dataclass(frozen=True)
+class DunningPolicy:
+    """How long each phase lasts: a reminder `reminder` after the failure, suspension at `grace`,
+    cancellation `suspended` later, shredding `retention` after that."""
+
+    reminder: timedelta = timedelta(days=7)
+    grace: timedelta = timedelta(days=14)
+    suspended: timedelta = timedelta(days=30)
+    retention: timedelta = timedelta(days=90)
+
+    @classmethod
+    def parse(cls, text: str | None) -> DunningPolicy:
+        """From "reminder=7d,grace=14d,suspended=30d,retention=90d" (any subset; units d h m s);
+        ConfigurationError saying what to write otherwise."""
+        if not text or not text.strip():
+            return cls()
+        values: dict[str, timedelta] = {}
+        for part in text.split(","):
+            name, _, amount = part.strip().partition("=")
+            form = _DURATION.match(amount.strip())
+            if name not in WAITS or form is None:
+                raise ConfigurationError(
+                    f"dunning timings are name=duration pairs ({', '.join(WAITS)}; e.g. "
+                    f"grace=14d or grace=90s), not {part.strip()!r}"
+                )
+            values[name] = timedelta(seconds=int(form.group(1)) * _UNITS[form.group(2)])
+        policy = cls(**values)
+        if policy.reminder >= policy.grace:
+            raise ConfigurationError("the dunning reminder must come before the grace period ends")
+        return policy
+
+    def waits(self) -> dict[str, int]:
+        """The Wait states' seconds: reminder, the rest of the grace, suspension, retention."""
+        return {
+            "reminder": int(self.reminder.total_seconds()),
+            "grace_rest": int((self.grace - self.reminder).total_seconds()),
+            "suspended": int(self.suspended.total_seconds()),
+            "retention": int(self.retention.total_seconds()),
+        }
+
+    def run(self, tenant_id: str, phase: str, reference: str) -> DunningRun:
+        return DunningRun(tenant_id, phase, reference, self.waits())
+
+
+def billing_reason(text: str) -> str:
+    return f"{BILLING_REASON} {text}"
+
+
+def set_by_billing(tenant: Tenant) -> bool:
+    """Whether billing made the tenant's current status (an operator's suspension is left alone)."""
+    return (tenant.status_reason or "").startswith(BILLING_REASON)
+
+
+AuditTrails = Callable[[TenantContext], BaseAuditTrail]
+
+
+class DunningSteps:
+    """The steps the dunning workflow runs, over the registry, billing accounts and encryption."""
+
+    def __init__(
+        self,
+        registry: BaseTenantRegistry,
+        accounts: BaseBillingAccounts,
+        audit_trail: AuditTrails,
+        encryption: BaseTenantEncryption,
+        cancel_subscription: Callable[[str], object],
+        clock: Clock = utc_now,
+    ) -> None:
+        self._registry = registry
+        self._accounts = accounts
+        self._audit_trail = audit_trail
+        self._encryption = encryption
+        self._cancel_subscription = cancel_subscription
+        self._clock = clock
+
+    def _move(
+        self, tenant_id: str, wanted: TenantStatus, reason: str, *, from_: frozenset[TenantStatus]
+    ) -> str:
+        tenant = self._registry.get(tenant_id)
+        if tenant is None or tenant.status not in from_:
+            return tenant.status.value if tenant else "unknown"
+        audit = self._audit_trail(TenantContext.system(tenant_id, ACTOR))
+        return change_status(
+            self._registry, audit, tenant_id, wanted, billing_reason(reason), self._clock
+        ).status
+
+    def _notify(self, tenant_id: str, kind: str, text: str) -> None:
+        self._accounts.add_notice(Notice(tenant_id, fhir_instant(self._clock()), kind, text))
+
+    def _when(self, seconds: int) -> str:
+        return fhir_instant(self._clock() + timedelta(seconds=seconds))[:10]
+
+    def unpaid(self, run: DunningRun) -> bool:
+        """Whether the run goes on: the tenant still exists and, for a failed payment, its invoice
+        is still unpaid; for an offboarding, the tenant is still cancelled."""
+        tenant = self._registry.get(run.tenant_id)
+        if tenant is None or tenant.status is TenantStatus.DELETED:
+            return False
+        if run.phase == DunningPhase.CANCELLED:
+            return tenant.status is TenantStatus.CANCELLED
+        outcome = self._accounts.invoice_outcome(run.reference)
+        return outcome is None or outcome.outcome != "paid"
+
+    def past_due(self, run: DunningRun) -> str:
+        waits = run.waits
+        status = self._move(
+            run.tenant_id,
+            TenantStatus.PAST_DUE,
+            f"invoice {run.reference} unpaid",
+            from_=frozenset({TenantStatus.ACTIVE}),
+        )
+        self._notify(
+            run.tenant_id,
+            "payment-failed",
+            f"Your payment for invoice {run.reference} failed. Cairn stays fully usable until "
+            f"{self._when(waits['reminder'] + waits['grace_rest'])}; update your payment method to "
+            "keep it that way.",
+        )
+        return status
+
+    def remind(self, run: DunningRun) -> str:
+        self._notify(
+            run.tenant_id,
+            "payment-reminder",
+            f"Invoice {run.reference} is still unpaid: your clinic becomes read-only on "
+            f"{self._when(run.waits['grace_rest'])} unless it is paid.",
+        )
+        return "reminded"
+
+    def suspend(self, run: DunningRun) -> str:
+        status = self._move(
+            run.tenant_id,
+            TenantStatus.SUSPENDED,
+            f"invoice {run.reference} unpaid after grace",
+            from_=frozenset({TenantStatus.ACTIVE, TenantStatus.PAST_DUE}),
+        )
+        self._notify(
+            run.tenant_id,
+            "suspended",
+            f"Invoice {run.reference} is unpaid: your clinic is read-only (records can be read and "
+            f"exported, not changed). It is cancelled on {self._when(run.waits['suspended'])} "
+            "unless the invoice is paid.",
+        )
+        return status
+
+    def cancel(self, run: DunningRun) -> str:
+        """Cancel the tenant (and, for a failed payment, its subscription) and offer the export."""
+        status = self._move(
+            run.tenant_id,
+            TenantStatus.CANCELLED,
+            f"{run.phase} {run.reference}",
+            from_=frozenset({TenantStatus.ACTIVE, TenantStatus.PAST_DUE, TenantStatus.SUSPENDED}),
+        )
+        subscription = self._accounts.subscription(run.tenant_id)
+        if run.phase == DunningPhase.PAYMENT_FAILED and subscription and subscription.status != "canceled":
+            self._cancel_subscription(subscription.subscription_id)
+        self._notify(
+            run.tenant_id,
+            "export-offered",
+            f"Your clinic's subscription has ended. Its records are kept until "
+            f"{self._when(run.waits['retention'])}: ask Cairn support for the export of your whole "
+            "record (FHIR bulk data) or pay the open invoice to restore the clinic before then.",
+        )
+        return status
+
+    def shred(self, run: DunningRun) -> str:
+        """Crypto-shred the tenant's data key and mark it deleted, only if it is still cancelled by
+        billing: a clinic that paid or was reactivated meanwhile keeps everything."""
+        tenant = self._registry.get(run.tenant_id)
+        if tenant is None or tenant.status is not TenantStatus.CANCELLED or not set_by_billing(tenant):
+            return f"kept: tenant is {tenant.status.value if tenant else 'unknown'}"
+        self._encryption.shred(run.tenant_id)
+        status = self._move(
+            run.tenant_id,
+            TenantStatus.DELETED,
+            f"retention ended after {run.phase}",
+            from_=frozenset({TenantStatus.CANCELLED}),
+        )
+        self._notify(run.tenant_id, "deleted", "The retention period ended: your clinic's data was deleted.")
+        return status
+
+
+STEPS: Mapping[str, Callable[[DunningSteps, DunningRun], object]] = {
+    "unpaid": DunningSteps.unpaid,
+    "past_due": DunningSteps.past_due,
+    "remind": DunningSteps.remind,
+    "suspend": DunningSteps.suspend,
+    "cancel": DunningSteps.cancel,
+    "shred": DunningSteps.shred,
+}
