@@ -125,3 +125,13 @@ def test_another_clinic_cannot_book_this_clinics_schedule(cairn_dev: CairnDev) -
     )
     assert answer.status_code == 404, answer.text
     assert slot["id"] in [s["id"] for s in _free(cairn_dev, schedule, "admin", days_ahead=30)]
+
+
+def test_the_demo_patient_has_visits_booked_by_the_seed(cairn_dev: CairnDev) -> None:
+    booked = _get(cairn_dev, "/fhir/R4/Appointment", "patient", status="booked").json()
+    kinds = {c["code"] for e in booked.get("entry", []) for c in e["resource"]["appointmentType"]["coding"]}
+    assert {"follow-up", "annual-wellness"} <= kinds
+    past = _get(cairn_dev, "/fhir/R4/Appointment", "patient", status="fulfilled").json()
+    assert past.get("entry"), "the seed records a past visit"
+    settings = _get(cairn_dev, "/scheduling/settings", "admin").json()
+    assert settings["time_zone"] == "America/New_York"
