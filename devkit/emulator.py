@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from devkit import clock, dynamodb_queries, dynamodb_transactions, lambda_executor
+from devkit import clock, dynamodb_queries, dynamodb_transactions, lambda_executor, step_functions_stop
 
 REGION = "us-east-1"
 LOOPBACK = "127.0.0.1"
@@ -127,7 +127,7 @@ def start_embedded(port: int, cache_dir: Path) -> Emulator:
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per AWS call is noise
     running = Emulator(endpoint_url=endpoint_url, embedded=True)
     running._patches += [lambda_executor.install(cache_dir), dynamodb_transactions.install(),
-                         dynamodb_queries.install(), clock.install()]
+                         dynamodb_queries.install(), clock.install(), step_functions_stop.install()]
     server = ThreadedMotoServer(ip_address=LOOPBACK, port=port, verbose=False)
     try:
         server.start()

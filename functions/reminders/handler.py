@@ -60,7 +60,10 @@ def handler(event: dict[str, Any], _context: Any) -> Any:
                 subject, planned_for, event.get("reminder") or {}, event.get("error") or {}
             )
         case "plan_failed":
+            metrics.add_metric(name="RemindersNotPlanned", unit=MetricUnit.Count, value=1)
             return steps.plan_failed(subject, planned_for, event.get("error") or {})
         case "finish":
-            return steps.finish(subject, planned_for, event.get("results") or [])
+            finished = steps.finish(subject, planned_for, event.get("results") or [])
+            metrics.add_metric(name="ReminderPlansFinished", unit=MetricUnit.Count, value=1)
+            return finished
     raise MalformedRequest(f"unknown step {step!r}")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from datetime import timedelta
 from typing import Any
 
 import jwt
@@ -23,8 +24,9 @@ from botocore.exceptions import ClientError
 from moto.awslambda.models import LambdaFunction
 
 from cairn.aws import AwsClients
+from cairn.clock import utc_now
 from cairn.store.models import ClinicalItem
-from devkit import lambda_executor, seed
+from devkit import clock, lambda_executor, seed
 from devkit.demo_data import demo_patient_bundle
 from devkit.deployment import Deployment
 from multitenant.lifecycle import TenantStatus
@@ -255,3 +257,58 @@ def test_step_functions_catches_a_failing_lambda_and_records_it_through_aws_sdk_
     reason = json.loads(record["Body"].read())
     assert reason["Error"]
     assert "Cause" in reason
+
+
+# The virtual clock and StopExecution (devkit/clock.py, devkit/step_functions_stop.py). Last in
+# this module: they move the clock forward, which the tests above must not see.
+
+WAITING_MAP = {
+    "StartAt": "Each",
+    "States": {"Each": {
+        "Type": "Map", "ItemsPath": "$.times", "MaxConcurrency": 1,
+        "ItemProcessor": {"ProcessorConfig": {"Mode": "INLINE"}, "StartAt": "Until",
+                          "States": {"Until": {"Type": "Wait", "TimestampPath": "$", "End": True}}},
+        "End": True,
+    }},
+}
+
+
+def _waiting_execution(clients: AwsClients, name: str, times: list[str]) -> str:
+    sfn = clients.stepfunctions()
+    machine = sfn.create_state_machine(name=name, definition=json.dumps(WAITING_MAP), type="STANDARD",
+                                       roleArn="arn:aws:iam::123456789012:role/capability-sfn")["stateMachineArn"]
+    started = sfn.start_execution(stateMachineArn=machine, input=json.dumps({"times": times}))
+    return str(started["executionArn"])
+
+
+def _status_once_settled(clients: AwsClients, execution_arn: str) -> str:
+    described = seed.wait_for_execution(clients, execution_arn, time.monotonic() + 30)
+    return str(described["status"])
+
+
+def test_wait_states_end_when_the_virtual_clock_passes_them_and_cairn_reads_the_same_clock(
+    clients: AwsClients, endpoint: str
+) -> None:
+    virtual = clock.current()
+    due = virtual.now() + timedelta(days=30)
+    execution = _waiting_execution(clients, "capability-wait", [due.strftime("%Y-%m-%dT%H:%M:%SZ")])
+
+    assert clients.stepfunctions().describe_execution(executionArn=execution)["status"] == "RUNNING"
+    virtual.advance_to(due + timedelta(seconds=1))
+
+    assert _status_once_settled(clients, execution) == "SUCCEEDED"
+    assert utc_now() >= due
+
+
+def test_stop_execution_aborts_an_execution_waiting_inside_a_map(clients: AwsClients, endpoint: str) -> None:
+    far = (clock.current().now() + timedelta(days=300)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    execution = _waiting_execution(clients, "capability-stop", [far, far])
+    deadline = time.monotonic() + 30
+    while not any(e["type"] == "WaitStateEntered" for e in clients.stepfunctions().get_execution_history(
+            executionArn=execution)["events"]):
+        assert time.monotonic() < deadline, "the execution never reached its Wait state"
+        time.sleep(0.05)
+
+    clients.stepfunctions().stop_execution(executionArn=execution, cause="capability test")
+
+    assert _status_once_settled(clients, execution) == "ABORTED"

@@ -15,8 +15,9 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 from cairn.aws import AwsClients
 from cairn.config import DataSettings
@@ -38,6 +39,7 @@ from multitenant.provisioning import DynamoTenantSettings
 T = TypeVar("T")
 VISIT_TYPES = "https://cairn.health/fhir/CodeSystem/visit-type"
 OPT_OUT = "https://cairn.health/fhir/StructureDefinition/reminder-opt-out"
+NEW_YORK = ZoneInfo("America/New_York")
 WAIT_SECONDS = 60.0  # real seconds a workflow gets to act once its time has come
 
 
@@ -51,6 +53,12 @@ def eventually(probe: Callable[[], T | None], what: str, timeout: float = WAIT_S
         if time.monotonic() > deadline:
             raise TimeoutError(f"still waiting for {what}")
         time.sleep(0.05)
+
+
+def local(day: datetime, hour: int, minute: int = 0) -> datetime:
+    """`hour`:`minute` in New York (the test clinics' zone) on the local day of `day`, in UTC."""
+    wall = datetime.combine(day.astimezone(NEW_YORK).date(), datetime.min.time(), NEW_YORK)
+    return wall.replace(hour=hour, minute=minute).astimezone(UTC)
 
 
 def instant(moment: datetime) -> str:
