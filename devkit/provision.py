@@ -37,6 +37,7 @@ from devkit.resources import (
     table_exists,
     wait_until_function_updated,
 )
+from devkit.stripe_fake import LOCAL_API_KEY, LOCAL_WEBHOOK_SECRET
 from infra import declarations, names
 from infra.declarations import (
     PROJECT_ROOT,
@@ -74,6 +75,11 @@ class ProvisionTarget:
     functions_root: Path = PROJECT_ROOT / "functions"
     definitions_root: Path = PROJECT_ROOT / "stepfunctions"
     dependencies_dir: Path = DEPENDENCIES_DIR  # the dependency layer's content (external targets)
+    # The local fake Stripe (devkit/stripe_fake.py) billing's functions talk to; None: none runs,
+    # and billing's calls to Stripe fail with a message that says so.
+    stripe_api_base: str | None = None
+    billing_return_url: str = "http://127.0.0.1:8080/billing"
+    dunning_timings: str = ""  # "" is the dunning policy's own defaults (cairn.billing.dunning)
 
     def name(self, key: str) -> str:
         """The resource name of declaration `key` in this stage."""
@@ -451,6 +457,11 @@ def function_environment(
     values.update({m.env: deployment.state_machines[m.name] for m in declarations.STATE_MACHINES})
     # Messages to patients go to the visible outbox (the documents bucket), never to SES or SNS.
     values.update({config.MESSAGE_DELIVERY: LOCAL_DELIVERY, config.MESSAGE_SENDER: LOCAL_SENDER})
+    # No Secrets Manager secret locally: Stripe's key and signing secret are the documented local
+    # defaults, set directly below for the functions that use Stripe.
+    values.update({config.STRIPE_SECRET_ID: "", config.STRIPE_API_BASE: target.stripe_api_base or "",
+                   config.BILLING_RETURN_URL: target.billing_return_url,
+                   config.DUNNING_TIMINGS: target.dunning_timings})
     if declarations.TENANT_DATA_ACCESS.name in deployment.roles:
         values[declarations.TENANT_DATA_ACCESS.env] = deployment.roles[declarations.TENANT_DATA_ACCESS.name]
     pool = next(iter(deployment.user_pools.values()))
@@ -467,6 +478,9 @@ def function_environment(
     if missing:
         raise ValueError(f"function {declared.name} needs {missing}, which nothing provisions")
     environment = {name: values[name] for name in names}
+    if declarations.STRIPE in declared.uses:
+        environment.update({config.STRIPE_API_KEY: LOCAL_API_KEY,
+                            config.STRIPE_WEBHOOK_SECRET: LOCAL_WEBHOOK_SECRET})
     environment.update({
         "POWERTOOLS_SERVICE_NAME": f"cairn-{declared.name}",
         "POWERTOOLS_METRICS_NAMESPACE": "Cairn",

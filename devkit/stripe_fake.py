@@ -50,8 +50,9 @@ def decode_form(body: str) -> dict[str, Any]:
         for part in parts[:-1]:
             target = target.setdefault(part, {})
         leaf = parts[-1]
-        target[leaf if leaf else str(len(target))] = _coerce(parts[-2] if leaf.isdigit() and len(parts) > 1
-                                                             else leaf, value)
+        target[leaf if leaf else str(len(target))] = _coerce(
+            parts[-2] if leaf.isdigit() and len(parts) > 1 else leaf, value
+        )
     listed = _listed(tree)
     assert isinstance(listed, dict)
     return listed
@@ -74,8 +75,14 @@ def _coerce(name: str, value: str) -> Any:
 
 
 class FakeStripeError(Exception):
-    def __init__(self, status: int, message: str, code: str = "resource_missing", param: str | None = None,
-                 kind: str = "invalid_request_error") -> None:
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        code: str = "resource_missing",
+        param: str | None = None,
+        kind: str = "invalid_request_error",
+    ) -> None:
         super().__init__(message)
         self.status, self.message, self.code, self.param, self.kind = status, message, code, param, kind
 
@@ -96,8 +103,9 @@ class Delivery:
 class FakeStripe:
     """Stripe's objects in memory, the routes over them, and webhook delivery."""
 
-    def __init__(self, webhook_secret: str = LOCAL_WEBHOOK_SECRET, webhook_url: str | None = None,
-                 base_url: str = "") -> None:
+    def __init__(
+        self, webhook_secret: str = LOCAL_WEBHOOK_SECRET, webhook_url: str | None = None, base_url: str = ""
+    ) -> None:
         self.webhook_secret = webhook_secret
         self.webhook_url = webhook_url
         self.base_url = base_url
@@ -109,10 +117,22 @@ class FakeStripe:
         self.requests = 0
 
     # --- storage -------------------------------------------------------------------------------
-    def _new(self, kind: str, prefix: str, fields: Mapping[str, Any], account: str | None = None,
-             object_id: str | None = None) -> dict[str, Any]:
-        obj = {"id": object_id or f"{prefix}_{secrets.token_hex(12)}", "object": kind, "created": int(time.time()),
-               "livemode": False, "metadata": {}, **fields}
+    def _new(
+        self,
+        kind: str,
+        prefix: str,
+        fields: Mapping[str, Any],
+        account: str | None = None,
+        object_id: str | None = None,
+    ) -> dict[str, Any]:
+        obj = {
+            "id": object_id or f"{prefix}_{secrets.token_hex(12)}",
+            "object": kind,
+            "created": int(time.time()),
+            "livemode": False,
+            "metadata": {},
+            **fields,
+        }
         if account:
             obj["_account"] = account
         self.objects.setdefault(kind, {})[obj["id"]] = obj
@@ -129,8 +149,15 @@ class FakeStripe:
         return {key: value for key, value in obj.items() if not key.startswith("_")}
 
     # --- the API ---------------------------------------------------------------------------------
-    def handle(self, method: str, path: str, query: dict[str, Any], form: dict[str, Any],
-               account: str | None, idempotency_key: str | None) -> dict[str, Any]:
+    def handle(
+        self,
+        method: str,
+        path: str,
+        query: dict[str, Any],
+        form: dict[str, Any],
+        account: str | None,
+        idempotency_key: str | None,
+    ) -> dict[str, Any]:
         """Answer one API request (the routes Cairn's gateway uses)."""
         with self._lock:
             self.requests += 1
@@ -143,8 +170,9 @@ class FakeStripe:
                 self._idempotent[(path, account, idempotency_key)] = answer
             return answer
 
-    def _route(self, method: str, parts: list[str], query: dict[str, Any], form: dict[str, Any],
-               account: str | None) -> dict[str, Any]:
+    def _route(
+        self, method: str, parts: list[str], query: dict[str, Any], form: dict[str, Any], account: str | None
+    ) -> dict[str, Any]:
         if parts[:1] != ["v1"]:
             raise FakeStripeError(404, "Unrecognized request URL", code="url_invalid")
         route = parts[1:]
@@ -169,52 +197,89 @@ class FakeStripe:
         if len(route) == 2 and route[0] == "subscriptions" and method == "DELETE":
             return self.public(self.cancel_subscription(route[1]))
         if route == ["accounts"] and method == "POST":
-            return self.public(self._new("account", "acct", {"type": form.get("type", "express"),
-                                                             "email": form.get("email"),
-                                                             "metadata": form.get("metadata", {}),
-                                                             "charges_enabled": True}))
+            return self.public(
+                self._new(
+                    "account",
+                    "acct",
+                    {
+                        "type": form.get("type", "express"),
+                        "email": form.get("email"),
+                        "metadata": form.get("metadata", {}),
+                        "charges_enabled": True,
+                    },
+                )
+            )
         if route == ["account_links"] and method == "POST":
             self._get("account", str(form.get("account")))
-            return {"object": "account_link", "created": int(time.time()), "expires_at": int(time.time()) + 300,
-                    "url": f"{self.base_url}/connect/{form['account']}/onboarding"}
+            return {
+                "object": "account_link",
+                "created": int(time.time()),
+                "expires_at": int(time.time()) + 300,
+                "url": f"{self.base_url}/connect/{form['account']}/onboarding",
+            }
         if route == ["refunds"] and method == "POST":
             return self._create_refund(form, account)
         if len(route) == 2 and route[0] == "payment_intents":
             return self.public(self._get("payment_intent", route[1], account))
-        raise FakeStripeError(404, f"Unrecognized request URL ({method}: /{'/'.join(parts)})", code="url_invalid")
+        raise FakeStripeError(
+            404, f"Unrecognized request URL ({method}: /{'/'.join(parts)})", code="url_invalid"
+        )
 
     def _create_product(self, form: dict[str, Any]) -> dict[str, Any]:
         if form.get("id") in self.objects.get("product", {}):
-            raise FakeStripeError(400, f"Product already exists: {form['id']}", code="resource_already_exists")
+            raise FakeStripeError(
+                400, f"Product already exists: {form['id']}", code="resource_already_exists"
+            )
         if not form.get("name"):
-            raise FakeStripeError(400, "Missing required param: name.", code="parameter_missing", param="name")
-        fields = {"name": form["name"], "description": form.get("description"), "active": True,
-                  "metadata": form.get("metadata", {})}
+            raise FakeStripeError(
+                400, "Missing required param: name.", code="parameter_missing", param="name"
+            )
+        fields = {
+            "name": form["name"],
+            "description": form.get("description"),
+            "active": True,
+            "metadata": form.get("metadata", {}),
+        }
         return self.public(self._new("product", "prod", fields, object_id=form.get("id")))
 
     def _list_prices(self, query: dict[str, Any]) -> dict[str, Any]:
         keys = set(query.get("lookup_keys") or [])
-        prices = [self.public(price) for price in self.objects.get("price", {}).values()
-                  if (not keys or price.get("lookup_key") in keys)
-                  and ("active" not in query or price["active"] == query["active"])]
+        prices = [
+            self.public(price)
+            for price in self.objects.get("price", {}).values()
+            if (not keys or price.get("lookup_key") in keys)
+            and ("active" not in query or price["active"] == query["active"])
+        ]
         return {"object": "list", "data": prices, "has_more": False, "url": "/v1/prices"}
 
     def _create_price(self, form: dict[str, Any]) -> dict[str, Any]:
         self._get("product", str(form.get("product")))
         if not isinstance(form.get("unit_amount"), int) or form["unit_amount"] < 0:
-            raise FakeStripeError(400, "Invalid integer: unit_amount", code="parameter_invalid_integer",
-                                  param="unit_amount")
+            raise FakeStripeError(
+                400, "Invalid integer: unit_amount", code="parameter_invalid_integer", param="unit_amount"
+            )
         key = form.get("lookup_key")
         for price in self.objects.get("price", {}).values():
             if key and price.get("lookup_key") == key:
                 if not form.get("transfer_lookup_key"):
-                    raise FakeStripeError(400, f"A price with lookup_key {key} already exists",
-                                          code="lookup_key_exists", param="lookup_key")
+                    raise FakeStripeError(
+                        400,
+                        f"A price with lookup_key {key} already exists",
+                        code="lookup_key_exists",
+                        param="lookup_key",
+                    )
                 price["lookup_key"] = None
-        fields = {"product": form["product"], "currency": form.get("currency", "usd"),
-                  "unit_amount": form["unit_amount"], "recurring": form.get("recurring"), "lookup_key": key,
-                  "nickname": form.get("nickname"), "active": True, "type": "recurring" if form.get("recurring")
-                  else "one_time", "metadata": form.get("metadata", {})}
+        fields = {
+            "product": form["product"],
+            "currency": form.get("currency", "usd"),
+            "unit_amount": form["unit_amount"],
+            "recurring": form.get("recurring"),
+            "lookup_key": key,
+            "nickname": form.get("nickname"),
+            "active": True,
+            "type": "recurring" if form.get("recurring") else "one_time",
+            "metadata": form.get("metadata", {}),
+        }
         return self.public(self._new("price", "price", fields))
 
     def _create_session(self, form: dict[str, Any], account: str | None) -> dict[str, Any]:
@@ -229,13 +294,25 @@ class FakeStripe:
             else:
                 total += int(item["price_data"]["unit_amount"]) * int(item.get("quantity", 1))
         session_id = f"cs_test_{secrets.token_hex(16)}"
-        fields = {"mode": mode, "status": "open", "payment_status": "unpaid", "amount_total": total,
-                  "currency": "usd", "customer": None, "customer_email": form.get("customer_email"),
-                  "client_reference_id": form.get("client_reference_id"), "metadata": form.get("metadata", {}),
-                  "success_url": form.get("success_url"), "cancel_url": form.get("cancel_url"),
-                  "subscription": None, "payment_intent": None, "url": f"{self.base_url}/checkout/{session_id}",
-                  "_line_items": items, "_subscription_data": form.get("subscription_data", {}),
-                  "_payment_intent_data": form.get("payment_intent_data", {})}
+        fields = {
+            "mode": mode,
+            "status": "open",
+            "payment_status": "unpaid",
+            "amount_total": total,
+            "currency": "usd",
+            "customer": None,
+            "customer_email": form.get("customer_email"),
+            "client_reference_id": form.get("client_reference_id"),
+            "metadata": form.get("metadata", {}),
+            "success_url": form.get("success_url"),
+            "cancel_url": form.get("cancel_url"),
+            "subscription": None,
+            "payment_intent": None,
+            "url": f"{self.base_url}/checkout/{session_id}",
+            "_line_items": items,
+            "_subscription_data": form.get("subscription_data", {}),
+            "_payment_intent_data": form.get("payment_intent_data", {}),
+        }
         return self.public(self._new("checkout.session", "cs", fields, account, object_id=session_id))
 
     def _create_refund(self, form: dict[str, Any], account: str | None) -> dict[str, Any]:
@@ -243,17 +320,36 @@ class FakeStripe:
         amount = int(form.get("amount") or intent["amount_received"])
         refunded = intent.get("_refunded", 0)
         if amount <= 0 or refunded + amount > intent["amount_received"]:
-            raise FakeStripeError(400, f"Refund amount ({amount}) is greater than unrefunded amount on charge "
-                                       f"({intent['amount_received'] - refunded})", code="amount_too_large",
-                                  param="amount")
+            raise FakeStripeError(
+                400,
+                f"Refund amount ({amount}) is greater than unrefunded amount on charge "
+                f"({intent['amount_received'] - refunded})",
+                code="amount_too_large",
+                param="amount",
+            )
         intent["_refunded"] = refunded + amount
-        refund = self._new("refund", "re", {"amount": amount, "payment_intent": intent["id"],
-                                            "charge": intent["latest_charge"], "status": "succeeded",
-                                            "currency": "usd"}, account)
-        charge = {"id": intent["latest_charge"], "object": "charge", "amount": intent["amount_received"],
-                  "amount_refunded": intent["_refunded"], "payment_intent": intent["id"], "refunded":
-                  intent["_refunded"] == intent["amount_received"], "metadata": intent["metadata"],
-                  "refunds": {"object": "list", "data": [self.public(refund)]}}
+        refund = self._new(
+            "refund",
+            "re",
+            {
+                "amount": amount,
+                "payment_intent": intent["id"],
+                "charge": intent["latest_charge"],
+                "status": "succeeded",
+                "currency": "usd",
+            },
+            account,
+        )
+        charge = {
+            "id": intent["latest_charge"],
+            "object": "charge",
+            "amount": intent["amount_received"],
+            "amount_refunded": intent["_refunded"],
+            "payment_intent": intent["id"],
+            "refunded": intent["_refunded"] == intent["amount_received"],
+            "metadata": intent["metadata"],
+            "refunds": {"object": "list", "data": [self.public(refund)]},
+        }
         self.emit_later([("charge.refunded", charge, None)], account)
         return self.public(refund)
 
@@ -264,31 +360,60 @@ class FakeStripe:
             session = self._find("checkout.session", session_id)
             account = session.get("_account")
             if session["status"] == "complete":
-                raise FakeStripeError(400, "This Checkout session is already complete", code="session_complete")
+                raise FakeStripeError(
+                    400, "This Checkout session is already complete", code="session_complete"
+                )
             session.update(status="complete", payment_status="paid")
             if session["mode"] == "subscription":
                 customer = self._new("customer", "cus", {"email": session["customer_email"]})
                 item = session["_line_items"][0]
-                subscription = self._new("subscription", "sub", {
-                    "customer": customer["id"], "status": "active",
-                    "metadata": session["_subscription_data"].get("metadata", {}),
-                    "items": {"object": "list", "data": [{"id": f"si_{secrets.token_hex(8)}", "object":
-                              "subscription_item", "quantity": int(item.get("quantity", 1)),
-                              "price": self.public(self._get("price", item["price"]))}]}})
+                subscription = self._new(
+                    "subscription",
+                    "sub",
+                    {
+                        "customer": customer["id"],
+                        "status": "active",
+                        "metadata": session["_subscription_data"].get("metadata", {}),
+                        "items": {
+                            "object": "list",
+                            "data": [
+                                {
+                                    "id": f"si_{secrets.token_hex(8)}",
+                                    "object": "subscription_item",
+                                    "quantity": int(item.get("quantity", 1)),
+                                    "price": self.public(self._get("price", item["price"])),
+                                }
+                            ],
+                        },
+                    },
+                )
                 session.update(customer=customer["id"], subscription=subscription["id"])
                 invoice = self._invoice(subscription, "paid")
-                events = [("checkout.session.completed", self.public(session), None),
-                          ("customer.subscription.created", self.public(subscription), None),
-                          ("invoice.paid", self.public(invoice), None)]
+                events = [
+                    ("checkout.session.completed", self.public(session), None),
+                    ("customer.subscription.created", self.public(subscription), None),
+                    ("invoice.paid", self.public(invoice), None),
+                ]
             else:
                 metadata = session["_payment_intent_data"].get("metadata", {})
-                intent = self._new("payment_intent", "pi", {
-                    "amount": session["amount_total"], "amount_received": session["amount_total"],
-                    "currency": "usd", "status": "succeeded", "metadata": metadata,
-                    "latest_charge": f"ch_{secrets.token_hex(12)}"}, account)
+                intent = self._new(
+                    "payment_intent",
+                    "pi",
+                    {
+                        "amount": session["amount_total"],
+                        "amount_received": session["amount_total"],
+                        "currency": "usd",
+                        "status": "succeeded",
+                        "metadata": metadata,
+                        "latest_charge": f"ch_{secrets.token_hex(12)}",
+                    },
+                    account,
+                )
                 session["payment_intent"] = intent["id"]
-                events = [("checkout.session.completed", self.public(session), None),
-                          ("payment_intent.succeeded", self.public(intent), None)]
+                events = [
+                    ("checkout.session.completed", self.public(session), None),
+                    ("payment_intent.succeeded", self.public(intent), None),
+                ]
         return self.emit(events, account)
 
     def _find(self, kind: str, object_id: str) -> dict[str, Any]:
@@ -299,12 +424,25 @@ class FakeStripe:
 
     def _invoice(self, subscription: dict[str, Any], status: str) -> dict[str, Any]:
         item = subscription["items"]["data"][0]
-        return self._new("invoice", "in", {
-            "customer": subscription["customer"], "subscription": subscription["id"], "status": status,
-            "amount_due": item["price"]["unit_amount"] * item["quantity"], "currency": "usd",
-            "subscription_details": {"metadata": subscription["metadata"]},
-            "parent": {"type": "subscription_details", "subscription_details": {
-                "subscription": subscription["id"], "metadata": subscription["metadata"]}}})
+        return self._new(
+            "invoice",
+            "in",
+            {
+                "customer": subscription["customer"],
+                "subscription": subscription["id"],
+                "status": status,
+                "amount_due": item["price"]["unit_amount"] * item["quantity"],
+                "currency": "usd",
+                "subscription_details": {"metadata": subscription["metadata"]},
+                "parent": {
+                    "type": "subscription_details",
+                    "subscription_details": {
+                        "subscription": subscription["id"],
+                        "metadata": subscription["metadata"],
+                    },
+                },
+            },
+        )
 
     def fail_renewal(self, subscription_id: str) -> list[Delivery]:
         """The card failed at renewal: an open invoice, the subscription past_due."""
@@ -313,8 +451,10 @@ class FakeStripe:
             invoice = self._invoice(subscription, "open")
             previous = subscription["status"]
             subscription["status"] = "past_due"
-            events = [("invoice.payment_failed", self.public(invoice), None),
-                      ("customer.subscription.updated", self.public(subscription), {"status": previous})]
+            events = [
+                ("invoice.payment_failed", self.public(invoice), None),
+                ("customer.subscription.updated", self.public(subscription), {"status": previous}),
+            ]
         return self.emit(events, None)
 
     def pay_invoice(self, invoice_id: str) -> list[Delivery]:
@@ -325,12 +465,15 @@ class FakeStripe:
             subscription = self._find("subscription", invoice["subscription"])
             previous = subscription["status"]
             subscription["status"] = "active"
-            events = [("invoice.paid", self.public(invoice), None),
-                      ("customer.subscription.updated", self.public(subscription), {"status": previous})]
+            events = [
+                ("invoice.paid", self.public(invoice), None),
+                ("customer.subscription.updated", self.public(subscription), {"status": previous}),
+            ]
         return self.emit(events, None)
 
-    def change_subscription(self, subscription_id: str, *, quantity: int | None = None,
-                            lookup_key: str | None = None) -> list[Delivery]:
+    def change_subscription(
+        self, subscription_id: str, *, quantity: int | None = None, lookup_key: str | None = None
+    ) -> list[Delivery]:
         """The clinic changed its seats or plan in the billing portal."""
         with self._lock:
             subscription = self._find("subscription", subscription_id)
@@ -339,7 +482,9 @@ class FakeStripe:
             if quantity is not None:
                 item["quantity"] = quantity
             if lookup_key is not None:
-                (price,) = [p for p in self.objects.get("price", {}).values() if p.get("lookup_key") == lookup_key]
+                (price,) = [
+                    p for p in self.objects.get("price", {}).values() if p.get("lookup_key") == lookup_key
+                ]
                 item["price"] = self.public(price)
             events = [("customer.subscription.updated", self.public(subscription), previous)]
         return self.emit(events, None)
@@ -354,26 +499,36 @@ class FakeStripe:
             return subscription
 
     # --- events ----------------------------------------------------------------------------------
-    def event(self, kind: str, obj: Mapping[str, Any], previous: Mapping[str, Any] | None,
-              account: str | None) -> dict[str, Any]:
+    def event(
+        self, kind: str, obj: Mapping[str, Any], previous: Mapping[str, Any] | None, account: str | None
+    ) -> dict[str, Any]:
         """An event in Stripe's format, kept for redelivery."""
-        event = {"id": f"evt_{secrets.token_hex(12)}", "object": "event", "api_version": API_VERSION,
-                 "created": int(time.time()), "type": kind, "livemode": False, "pending_webhooks": 1,
-                 "request": {"id": None, "idempotency_key": None},
-                 "data": {"object": dict(obj), **({"previous_attributes": dict(previous)} if previous else {})}}
+        event = {
+            "id": f"evt_{secrets.token_hex(12)}",
+            "object": "event",
+            "api_version": API_VERSION,
+            "created": int(time.time()),
+            "type": kind,
+            "livemode": False,
+            "pending_webhooks": 1,
+            "request": {"id": None, "idempotency_key": None},
+            "data": {"object": dict(obj), **({"previous_attributes": dict(previous)} if previous else {})},
+        }
         if account:
             event["account"] = account
         self.events[event["id"]] = event
         return event
 
-    def emit(self, events: list[tuple[str, Mapping[str, Any], Mapping[str, Any] | None]],
-             account: str | None) -> list[Delivery]:
+    def emit(
+        self, events: list[tuple[str, Mapping[str, Any], Mapping[str, Any] | None]], account: str | None
+    ) -> list[Delivery]:
         """Create and deliver `events` in order, now."""
         made = [self.event(kind, obj, previous, account) for kind, obj, previous in events]
         return [self.deliver(event) for event in made]
 
-    def emit_later(self, events: list[tuple[str, Mapping[str, Any], Mapping[str, Any] | None]],
-                   account: str | None) -> None:
+    def emit_later(
+        self, events: list[tuple[str, Mapping[str, Any], Mapping[str, Any] | None]], account: str | None
+    ) -> None:
         """Create `events` now and deliver them from another thread (Stripe sends after answering)."""
         made = [self.event(kind, obj, previous, account) for kind, obj, previous in events]
         threading.Thread(target=lambda: [self.deliver(e) for e in made], daemon=True).start()
@@ -388,9 +543,16 @@ class FakeStripe:
         for attempt in range(DELIVERY_ATTEMPTS):
             header = (signer or self._sign)(payload)
             try:
-                response = requests.post(self.webhook_url, data=payload.encode(), timeout=30, headers={
-                    "Content-Type": "application/json; charset=utf-8", "Stripe-Signature": header,
-                    "User-Agent": "Stripe/1.0 (+https://stripe.com/docs/webhooks)"})
+                response = requests.post(
+                    self.webhook_url,
+                    data=payload.encode(),
+                    timeout=30,
+                    headers={
+                        "Content-Type": "application/json; charset=utf-8",
+                        "Stripe-Signature": header,
+                        "User-Agent": "Stripe/1.0 (+https://stripe.com/docs/webhooks)",
+                    },
+                )
                 delivery.statuses.append(response.status_code)
                 if response.ok:
                     break
@@ -414,8 +576,9 @@ class FakeStripe:
 class FakeStripeServer:
     """FakeStripe on a loopback port, in a thread: started and stopped by `cairn dev` and tests."""
 
-    def __init__(self, port: int = 0, webhook_secret: str = LOCAL_WEBHOOK_SECRET,
-                 webhook_url: str | None = None) -> None:
+    def __init__(
+        self, port: int = 0, webhook_secret: str = LOCAL_WEBHOOK_SECRET, webhook_url: str | None = None
+    ) -> None:
         self.stripe = FakeStripe(webhook_secret, webhook_url)
         self._server = ThreadingHTTPServer((LOOPBACK, port), _handler(self.stripe))
         self._server.daemon_threads = True
@@ -443,14 +606,23 @@ def _control(fake: FakeStripe, method: str, parts: list[str], form: dict[str, An
         return {"events": list(fake.events.values()), "deliveries": [d.as_dict() for d in fake.deliveries]}
     if method == "POST" and len(parts) == 3 and parts[0] == "events" and parts[2] == "redeliver":
         return fake.redeliver(parts[1]).as_dict()
-    if method == "POST" and len(parts) == 4 and parts[:2] == ["checkout", "sessions"] and parts[3] == "complete":
+    if (
+        method == "POST"
+        and len(parts) == 4
+        and parts[:2] == ["checkout", "sessions"]
+        and parts[3] == "complete"
+    ):
         return [d.as_dict() for d in fake.complete_session(parts[2])]
     if method == "POST" and len(parts) == 3 and parts[0] == "subscriptions" and parts[2] == "fail_renewal":
         return [d.as_dict() for d in fake.fail_renewal(parts[1])]
     if method == "POST" and len(parts) == 3 and parts[0] == "subscriptions" and parts[2] == "change":
         quantity = form.get("quantity")
-        return [d.as_dict() for d in fake.change_subscription(
-            parts[1], quantity=int(quantity) if quantity else None, lookup_key=form.get("lookup_key"))]
+        return [
+            d.as_dict()
+            for d in fake.change_subscription(
+                parts[1], quantity=int(quantity) if quantity else None, lookup_key=form.get("lookup_key")
+            )
+        ]
     if method == "POST" and len(parts) == 3 and parts[0] == "invoices" and parts[2] == "pay":
         return [d.as_dict() for d in fake.pay_invoice(parts[1])]
     raise FakeStripeError(404, f"no fake control route {method} /_fake/{'/'.join(parts)}", code="url_invalid")
@@ -459,10 +631,12 @@ def _control(fake: FakeStripe, method: str, parts: list[str], form: dict[str, An
 def _checkout_page(fake: FakeStripe, session_id: str) -> bytes:
     session = fake._find("checkout.session", session_id)
     amount = f"${session['amount_total'] / 100:,.2f}"
-    return (f"<!doctype html><title>Fake Stripe Checkout</title><h1>Fake Stripe Checkout</h1>"
-            f"<p>{html.escape(session['mode'])}: {amount} (test mode, no card needed)</p>"
-            f"<form method=post action='/_fake/checkout/sessions/{session_id}/complete?redirect=1'>"
-            f"<button>Pay {amount}</button></form>").encode()
+    return (
+        f"<!doctype html><title>Fake Stripe Checkout</title><h1>Fake Stripe Checkout</h1>"
+        f"<p>{html.escape(session['mode'])}: {amount} (test mode, no card needed)</p>"
+        f"<form method=post action='/_fake/checkout/sessions/{session_id}/complete?redirect=1'>"
+        f"<button>Pay {amount}</button></form>"
+    ).encode()
 
 
 def _handler(fake: FakeStripe) -> type[BaseHTTPRequestHandler]:
@@ -491,8 +665,14 @@ def _handler(fake: FakeStripe) -> type[BaseHTTPRequestHandler]:
                         return
                 else:
                     self._authenticate()
-                    answer = fake.handle(self.command, url.path, query, form, self.headers.get("Stripe-Account"),
-                                         self.headers.get("Idempotency-Key"))
+                    answer = fake.handle(
+                        self.command,
+                        url.path,
+                        query,
+                        form,
+                        self.headers.get("Stripe-Account"),
+                        self.headers.get("Idempotency-Key"),
+                    )
                 self._send(200, json.dumps(answer).encode(), "application/json")
             except FakeStripeError as exc:
                 self._send(exc.status, json.dumps(exc.body()).encode(), "application/json")
@@ -500,8 +680,9 @@ def _handler(fake: FakeStripe) -> type[BaseHTTPRequestHandler]:
         def _authenticate(self) -> None:
             token = (self.headers.get("Authorization") or "").removeprefix("Bearer ").strip()
             if not token.startswith("sk_test_"):
-                raise FakeStripeError(401, "Invalid API Key provided", code="api_key_invalid",
-                                      kind="invalid_request_error")
+                raise FakeStripeError(
+                    401, "Invalid API Key provided", code="api_key_invalid", kind="invalid_request_error"
+                )
 
         def _send(self, status: int, body: bytes, content_type: str) -> None:
             self.send_response(status)

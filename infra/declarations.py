@@ -14,6 +14,7 @@ from pathlib import Path
 from pynamodb.models import Model
 
 from cairn import config
+from cairn.billing.models import BillingItem
 from cairn.store.models import AuditItem, ClinicalItem, TenantItem
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -169,6 +170,28 @@ USAGE_KEYS = "usage-keys"
 # documents bucket); Access.READ only tells a function how messages are delivered.
 MESSAGING = "messaging"
 
+
+@dataclass(frozen=True)
+class SecretDeclaration:
+    """A Secrets Manager secret (JSON with `fields`), encrypted with its KEYS entry; operators put
+    its values after the first deploy. Functions that use it (Access.READ) get its name in `env`."""
+
+    key: str
+    env: str
+    description: str
+    fields: tuple[str, ...]
+    encryption_key: str = "storage"
+
+
+# Stripe (cairn.billing): functions using it read the secret, and get where the stripe library
+# sends requests, where Checkout returns to, and the dunning timings (cairn.config).
+STRIPE = "stripe"
+SECRETS: tuple[SecretDeclaration, ...] = (
+    SecretDeclaration(STRIPE, config.STRIPE_SECRET_ID,
+                      "Stripe: the account's secret API key and the webhook endpoint's signing secret",
+                      fields=("api_key", "webhook_secret")),
+)
+
 TABLES: tuple[TableDeclaration, ...] = (
     TableDeclaration("clinical", ClinicalItem, config.CLINICAL_TABLE,
                      "clinical records as encrypted FHIR resources, their history and search index"),
@@ -176,6 +199,9 @@ TABLES: tuple[TableDeclaration, ...] = (
                      "append-only audit trail of every PHI access"),
     TableDeclaration("tenants", TenantItem, config.TENANT_TABLE,
                      "tenant registry: one item per clinic"),
+    TableDeclaration("billing", BillingItem, config.BILLING_TABLE,
+                     "billing (control plane): Stripe events as received (sealed), subscriptions, signups, "
+                     "notices to clinic admins"),
 )
 
 KEYS: tuple[KeyDeclaration, ...] = (
@@ -297,6 +323,26 @@ FUNCTIONS: tuple[FunctionDeclaration, ...] = (
         uses={"clinical": Access.READ_WRITE, "audit": Access.APPEND, "data": Access.ENCRYPT_DECRYPT,
               "documents": Access.READ, "reminders": Access.START_STOP, MESSAGING: Access.READ},
     ),
+    FunctionDeclaration(
+        name="stripe-webhook", source="stripe_webhook", handler="app.app",
+        description="the Stripe webhook endpoint (Chalice): verifies, records (sealed) and acts on "
+                    "subscription, invoice and patient payment events",
+        # tenants: status, tier and seats; clinical: data keys that seal events, patients' invoices;
+        # tenant-onboarding: a paid signup; dunning: started on a failed payment, stopped when paid.
+        uses={"billing": Access.READ_WRITE, "tenants": Access.READ_WRITE, "clinical": Access.READ_WRITE,
+              "audit": Access.APPEND, "data": Access.ENCRYPT_DECRYPT, STRIPE: Access.READ,
+              "tenant-onboarding": Access.START, "dunning": Access.START_STOP},
+        memory_mb=512, timeout_seconds=29,
+    ),
+    FunctionDeclaration(
+        name="billing-dunning", source="billing_dunning", handler="handler.handler",
+        description="the steps of dunning: past due, reminder, suspension, cancellation with the export "
+                    "offered, crypto-shredding once the retention period ends unpaid",
+        # clinical: deletes the tenant's wrapped data key (crypto-shredding); stripe: cancels subscriptions.
+        uses={"billing": Access.READ_WRITE, "tenants": Access.READ_WRITE, "clinical": Access.READ_WRITE,
+              "audit": Access.APPEND, STRIPE: Access.READ},
+        memory_mb=256, timeout_seconds=30,
+    ),
 )
 
 APIS: tuple[ApiDeclaration, ...] = (
@@ -306,6 +352,9 @@ APIS: tuple[ApiDeclaration, ...] = (
     ApiDeclaration(function="reminders-api", app_module="functions.reminders_api.app",
                    authorizer="authorizer"),
     ApiDeclaration(function="user-admin", app_module="functions.user_admin.app", authorizer="authorizer"),
+    # Stripe signs every delivery (docs/billing.md): no authorizer, no tenant, no usage plan.
+    ApiDeclaration(function="stripe-webhook", app_module="functions.stripe_webhook.app", authorizer=None,
+                   public_paths=("/webhooks/stripe",), tier_usage_plans=False),
     # Platform operators only (docs/tenancy.md): its own authorizer admits the operators group.
     ApiDeclaration(function="operator-api", app_module="functions.operator_api.app",
                    authorizer="operator-authorizer", tier_usage_plans=False),  # operators have no tier
@@ -356,6 +405,14 @@ STATE_MACHINES: tuple[StateMachineDeclaration, ...] = (
         substitutions={"RemindersFunctionArn": "function:reminders"},
         invokes=("reminders",),
     ),
+    StateMachineDeclaration(
+        name="dunning", definition="dunning.asl.json",
+        description="dunning and offboarding: past due with notices, suspended read-only, cancelled with the "
+                    "export offered, and the data key crypto-shredded once the retention period ends unpaid",
+        env=config.DUNNING_STATE_MACHINE_ARN,
+        substitutions={"BillingDunningFunctionArn": "function:billing-dunning"},
+        invokes=("billing-dunning",),
+    ),
 )
 
 
@@ -400,6 +457,11 @@ def environment_names(declared: FunctionDeclaration) -> tuple[str, ...]:
             names.append(machine.env)
     if MESSAGING in declared.uses:
         names += [config.MESSAGE_DELIVERY, config.MESSAGE_SENDER]
+    for secret in SECRETS:
+        if secret.key in declared.uses:
+            names.append(secret.env)
+    if STRIPE in declared.uses:
+        names += [config.STRIPE_API_BASE, config.BILLING_RETURN_URL, config.DUNNING_TIMINGS]
     if declared.name in TENANT_DATA_ACCESS.assumed_by:
         names.append(TENANT_DATA_ACCESS.env)
     if declared.identity:

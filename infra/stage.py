@@ -44,6 +44,10 @@ class StageConfig:
     # SES identity, and SMS with SNS. The functions get ses:SendEmail and sns:Publish only then.
     message_delivery: str = Delivery.OUTBOX.value
     message_sender: str = "reminders@cairn.invalid"
+    # Billing (docs/billing.md): where Stripe Checkout returns the browser to (the clinic console),
+    # and the dunning timings ("" is cairn.billing.dunning.DunningPolicy's defaults).
+    billing_return_url: str = "https://console.cairn.invalid/billing"
+    dunning_timings: str = ""
 
     @classmethod
     def from_context(cls, name: str, stages: dict[str, Any] | None) -> StageConfig:

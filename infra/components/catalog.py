@@ -16,6 +16,7 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
@@ -23,11 +24,13 @@ from cairn import config
 from cairn.crypto.keyring import TENANT_CONTEXT_KEY
 from cairn.messaging.config import Delivery
 from infra.components.buckets import bucket_name
+from infra.components.secrets import secret_name
 from infra.components.tables import import_table
 from infra.declarations import (
     BUCKETS,
     KEYS,
     MESSAGING,
+    SECRETS,
     STATE_MACHINES,
     TABLES,
     USAGE_KEYS,
@@ -124,6 +127,14 @@ class DataCatalog(Construct):
         self.state_machine_arns = {
             machine.name: state_machine_arn(self, stage, machine.name) for machine in STATE_MACHINES
         }
+        self.secrets: dict[str, secretsmanager.ISecret] = {
+            declared.key: secretsmanager.Secret.from_secret_attributes(
+                self, f"Imported{declared.key.capitalize()}Secret",
+                secret_partial_arn=Stack.of(self).format_arn(
+                    service="secretsmanager", resource="secret",
+                    resource_name=secret_name(stage, declared.key), arn_format=ArnFormat.COLON_RESOURCE_NAME))
+            for declared in SECRETS
+        }
         self._started: dict[str, sfn.IStateMachine] = {}
 
     def environment(self) -> dict[str, str]:
@@ -135,6 +146,10 @@ class DataCatalog(Construct):
         values.update({machine.env: self.state_machine_arns[machine.name] for machine in STATE_MACHINES})
         values.update({config.MESSAGE_DELIVERY: self.stage.message_delivery,
                        config.MESSAGE_SENDER: self.stage.message_sender})
+        values.update({declared.env: secret_name(self.stage, declared.key) for declared in SECRETS})
+        # Stripe itself in AWS (no base address override), and the stage's billing settings.
+        values.update({config.STRIPE_API_BASE: "", config.BILLING_RETURN_URL: self.stage.billing_return_url,
+                       config.DUNNING_TIMINGS: self.stage.dunning_timings})
         return values
 
     def grant(self, grantee: iam.IGrantable, uses: Mapping[str, Access]) -> None:
@@ -144,6 +159,8 @@ class DataCatalog(Construct):
                 self._grant_table(grantee, resource, access)
             elif resource in self.buckets:
                 self._grant_bucket(grantee, resource, access)
+            elif resource in self.secrets and access is Access.READ:
+                self._grant_secret(grantee, resource)
             elif resource in self.keys and access is Access.ENCRYPT_DECRYPT:
                 self._grant_key(grantee, resource)
             elif resource in self.user_pools and access is Access.ADMINISTER_USERS:
@@ -188,6 +205,15 @@ class DataCatalog(Construct):
         principal.add_to_principal_policy(iam.PolicyStatement(
             effect=iam.Effect.DENY, actions=["sns:Publish"],
             resources=[f"arn:{stack.partition}:sns:*:*:*"]))
+
+    def _grant_secret(self, grantee: iam.IGrantable, key: str) -> None:
+        """GetSecretValue on the one secret, and its key's Decrypt through Secrets Manager only. The key
+        use is granted on the principal, not in the key policy, which lives in the data stack."""
+        self.secrets[key].grant_read(grantee)
+        declared = next(secret for secret in SECRETS if secret.key == key)
+        grantee.grant_principal.add_to_principal_policy(iam.PolicyStatement(
+            actions=["kms:Decrypt"], resources=[self.keys[declared.encryption_key].key_arn],
+            conditions={"StringEquals": {"kms:ViaService": f"secretsmanager.{Aws.REGION}.{Aws.URL_SUFFIX}"}}))
 
     def _grant_usage_keys(self, grantee: iam.IGrantable) -> None:
         stack = Stack.of(self)

@@ -76,6 +76,14 @@ PUBLIC_PATH_REASONS = {
     "/fhir/R4/metadata": "FHIR capability discovery is public by specification (clients read "
     "GET [base]/metadata before they authenticate) and the response holds no PHI or tenant data: "
     "only the CapabilityStatement built from the code's routes and search parameters.",
+    "/webhooks/stripe": "Stripe cannot present a Cognito token: it authenticates every delivery with "
+    "the Stripe-Signature header (HMAC-SHA256 under the endpoint's signing secret over timestamp and raw "
+    "body, 5-minute tolerance), which the function verifies before it stores or does anything; unsigned, "
+    "tampered and stale requests get 400. The route takes only POST and answers no data.",
+    "/billing/signup": "A clinic signing up has no account yet, so no token: the route only opens a Stripe "
+    "Checkout session for the tier and seats asked (no tenant, data or user is created until Stripe "
+    "confirms payment through the signed webhook), answers the session's URL, and is throttled by the "
+    "stage and the WAF's per-IP rate rule.",
 }
 AUTHORIZED_REASON = (
     "This method uses the REST TOKEN authorizer, which verifies Cognito-issued ID tokens against the "

@@ -14,6 +14,7 @@ from infra import names
 from infra.components.backups import DataProtection
 from infra.components.buckets import Buckets
 from infra.components.keys import STORAGE_ENCRYPTION_KEY, EncryptionKeys
+from infra.components.secrets import Secrets
 from infra.components.tables import Tables
 from infra.declarations import access_log_bucket
 from infra.stage import StageConfig
@@ -27,6 +28,7 @@ class DataStack(Stack):
         self.encryption = EncryptionKeys(self, "Keys", stage=stage)
         self.tables = Tables(self, "Tables", stage=stage, keys=self.encryption.keys)
         self.buckets = Buckets(self, "Buckets", stage=stage, keys=self.encryption.keys)
+        self.secrets = Secrets(self, "Secrets", stage=stage, keys=self.encryption.keys)
         DataProtection(
             self,
             "Backups",

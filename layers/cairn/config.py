@@ -105,14 +105,14 @@ MESSAGE_SENDER = "CAIRN_MESSAGE_SENDER"
 
 # Billing (cairn.billing): the control plane's billing table, the dunning workflow, and Stripe.
 # Stripe's API key and webhook signing secret come from the Secrets Manager secret named by
-# STRIPE_SECRET_ARN in AWS; the embedded runtime sets STRIPE_API_KEY and STRIPE_WEBHOOK_SECRET
+# STRIPE_SECRET_ID in AWS; the embedded runtime sets STRIPE_API_KEY and STRIPE_WEBHOOK_SECRET
 # directly (local defaults documented by `cairn dev`), and STRIPE_API_BASE points the stripe
 # library at the local fake Stripe (devkit/stripe_fake.py).
 BILLING_TABLE = "CAIRN_BILLING_TABLE"
 DUNNING_STATE_MACHINE_ARN = "CAIRN_DUNNING_STATE_MACHINE_ARN"
-STRIPE_SECRET_ARN = "CAIRN_STRIPE_SECRET_ARN"
+STRIPE_SECRET_ID = "CAIRN_STRIPE_SECRET_ID"  # noqa: S105 (variable names, not secrets)
 STRIPE_API_KEY = "STRIPE_API_KEY"
-STRIPE_WEBHOOK_SECRET = "STRIPE_WEBHOOK_SECRET"
+STRIPE_WEBHOOK_SECRET = "STRIPE_WEBHOOK_SECRET"  # noqa: S105
 STRIPE_API_BASE = "CAIRN_STRIPE_API_BASE"
 # Where Stripe Checkout sends the browser back to (success and cancel pages of the console).
 BILLING_RETURN_URL = "CAIRN_BILLING_RETURN_URL"

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from cairn.audit.trail import BaseAuditTrail
 from cairn.billing.accounts import BaseBillingAccounts, Notice
@@ -32,7 +32,7 @@ ACTOR = "billing"
 BILLING_REASON = "billing:"  # status reasons billing wrote; billing only undoes its own changes
 _DURATION = re.compile(r"^(\d+)([dhms])$")
 _UNITS = {"d": 86_400, "h": 3_600, "m": 60, "s": 1}
-WAITS = ("reminder", "grace", "suspended", "retention")
+TIMINGS = ("reminder", "grace", "suspended", "retention")
 
 
 @dataclass(frozen=True)
@@ -55,9 +55,9 @@ class DunningPolicy:
         for part in text.split(","):
             name, _, amount = part.strip().partition("=")
             form = _DURATION.match(amount.strip())
-            if name not in WAITS or form is None:
+            if name not in TIMINGS or form is None:
                 raise ConfigurationError(
-                    f"dunning timings are name=duration pairs ({', '.join(WAITS)}; e.g. "
+                    f"dunning timings are name=duration pairs ({', '.join(TIMINGS)}; e.g. "
                     f"grace=14d or grace=90s), not {part.strip()!r}"
                 )
             values[name] = timedelta(seconds=int(form.group(1)) * _UNITS[form.group(2)])
@@ -66,17 +66,30 @@ class DunningPolicy:
             raise ConfigurationError("the dunning reminder must come before the grace period ends")
         return policy
 
-    def waits(self) -> dict[str, int]:
-        """The Wait states' seconds: reminder, the rest of the grace, suspension, retention."""
-        return {
-            "reminder": int(self.reminder.total_seconds()),
-            "grace_rest": int((self.grace - self.reminder).total_seconds()),
-            "suspended": int(self.suspended.total_seconds()),
-            "retention": int(self.retention.total_seconds()),
-        }
+    def run(self, tenant_id: str, phase: str, reference: str, started: datetime) -> DunningRun:
+        """The run for `reference`, its schedule counted from `started`: a failed payment goes
+        through every phase; an ended subscription is cancelled now and shredded after retention."""
+        if phase == DunningPhase.CANCELLED:
+            schedule = {
+                "reminder": started,
+                "suspend": started,
+                "cancel": started,
+                "shred": started + self.retention,
+            }
+        else:
+            cancel = started + self.grace + self.suspended
+            schedule = {
+                "reminder": started + self.reminder,
+                "suspend": started + self.grace,
+                "cancel": cancel,
+                "shred": cancel + self.retention,
+            }
+        return DunningRun(tenant_id, phase, reference, {name: instant(at) for name, at in schedule.items()})
 
-    def run(self, tenant_id: str, phase: str, reference: str) -> DunningRun:
-        return DunningRun(tenant_id, phase, reference, self.waits())
+
+def instant(moment: datetime) -> str:
+    """A Wait state's timestamp: UTC to the second."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def billing_reason(text: str) -> str:
@@ -124,8 +137,9 @@ class DunningSteps:
     def _notify(self, tenant_id: str, kind: str, text: str) -> None:
         self._accounts.add_notice(Notice(tenant_id, fhir_instant(self._clock()), kind, text))
 
-    def _when(self, seconds: int) -> str:
-        return fhir_instant(self._clock() + timedelta(seconds=seconds))[:10]
+    @staticmethod
+    def _when(run: DunningRun, phase: str) -> str:
+        return run.schedule[phase][:10]
 
     def unpaid(self, run: DunningRun) -> bool:
         """Whether the run goes on: the tenant still exists and, for a failed payment, its invoice
@@ -139,7 +153,6 @@ class DunningSteps:
         return outcome is None or outcome.outcome != "paid"
 
     def past_due(self, run: DunningRun) -> str:
-        waits = run.waits
         status = self._move(
             run.tenant_id,
             TenantStatus.PAST_DUE,
@@ -150,7 +163,7 @@ class DunningSteps:
             run.tenant_id,
             "payment-failed",
             f"Your payment for invoice {run.reference} failed. Cairn stays fully usable until "
-            f"{self._when(waits['reminder'] + waits['grace_rest'])}; update your payment method to "
+            f"{self._when(run, 'suspend')}; update your payment method to "
             "keep it that way.",
         )
         return status
@@ -160,7 +173,7 @@ class DunningSteps:
             run.tenant_id,
             "payment-reminder",
             f"Invoice {run.reference} is still unpaid: your clinic becomes read-only on "
-            f"{self._when(run.waits['grace_rest'])} unless it is paid.",
+            f"{self._when(run, 'suspend')} unless it is paid.",
         )
         return "reminded"
 
@@ -175,7 +188,7 @@ class DunningSteps:
             run.tenant_id,
             "suspended",
             f"Invoice {run.reference} is unpaid: your clinic is read-only (records can be read and "
-            f"exported, not changed). It is cancelled on {self._when(run.waits['suspended'])} "
+            f"exported, not changed). It is cancelled on {self._when(run, 'cancel')} "
             "unless the invoice is paid.",
         )
         return status
@@ -195,7 +208,7 @@ class DunningSteps:
             run.tenant_id,
             "export-offered",
             f"Your clinic's subscription has ended. Its records are kept until "
-            f"{self._when(run.waits['retention'])}: ask Cairn support for the export of your whole "
+            f"{self._when(run, 'shred')}: ask Cairn support for the export of your whole "
             "record (FHIR bulk data) or pay the open invoice to restore the clinic before then.",
         )
         return status

@@ -28,7 +28,7 @@ class StripeSettings:
     @classmethod
     def from_environ(cls, environ: Mapping[str, str], secrets: Any = None) -> StripeSettings:
         """From STRIPE_API_KEY and STRIPE_WEBHOOK_SECRET where set (the embedded runtime), else from
-        the Secrets Manager secret CAIRN_STRIPE_SECRET_ARN names, read with `secrets` (a client)."""
+        the Secrets Manager secret CAIRN_STRIPE_SECRET_ID names, read with `secrets` (a client)."""
         api_base = environ.get(config.STRIPE_API_BASE, "").strip() or None
         key, signing = (
             environ.get(config.STRIPE_API_KEY, "").strip(),
@@ -36,10 +36,10 @@ class StripeSettings:
         )
         if key and signing:
             return cls(key, signing, api_base)
-        arn = require(environ, config.STRIPE_SECRET_ARN)
+        arn = require(environ, config.STRIPE_SECRET_ID)
         if secrets is None:
             raise ConfigurationError(
-                f"{config.STRIPE_SECRET_ARN} is set but no Secrets Manager client was given"
+                f"{config.STRIPE_SECRET_ID} is set but no Secrets Manager client was given"
             )
         try:
             stored = json.loads(secrets.get_secret_value(SecretId=arn)["SecretString"])

@@ -22,7 +22,7 @@ from cairn.billing.dunning import ACTOR, DunningPolicy, billing_reason, set_by_b
 from cairn.billing.gateway import TENANT_METADATA_KEY
 from cairn.billing.plans import plan_for_lookup_key
 from cairn.billing.webhooks import StripeEvent
-from cairn.billing.workflows import BaseBillingWorkflows, DunningPhase
+from cairn.billing.workflows import BaseBillingWorkflows, DunningPhase, run_name
 from cairn.clock import Clock, utc_now
 from cairn.errors import CairnError
 from multitenant.context import TenantContext
@@ -178,11 +178,11 @@ class SubscriptionEvents:
             return "tenant already deleted"
         if subscription.dunning:
             self._workflows.stop_dunning(
-                self._policy.run(
-                    tenant.tenant_id, DunningPhase.PAYMENT_FAILED, subscription.dunning
-                ).execution_name
+                run_name(tenant.tenant_id, DunningPhase.PAYMENT_FAILED, subscription.dunning)
             )
-        run = self._policy.run(tenant.tenant_id, DunningPhase.CANCELLED, subscription.subscription_id)
+        run = self._policy.run(
+            tenant.tenant_id, DunningPhase.CANCELLED, subscription.subscription_id, self._clock()
+        )
         started = self._workflows.start_dunning(run)
         return f"offboarding {'started' if started else 'already started'}"
 
@@ -196,9 +196,7 @@ class SubscriptionEvents:
         stored = self._accounts.subscription(tenant.tenant_id)
         outcome = [f"{tenant.tenant_id}: invoice {invoice_id} paid"]
         if stored is not None and stored.dunning == invoice_id:
-            self._workflows.stop_dunning(
-                self._policy.run(tenant.tenant_id, DunningPhase.PAYMENT_FAILED, invoice_id).execution_name
-            )
+            self._workflows.stop_dunning(run_name(tenant.tenant_id, DunningPhase.PAYMENT_FAILED, invoice_id))
             self._accounts.save_subscription(replace(stored, dunning=None), expected_version=stored.version)
             outcome.append("dunning stopped")
         if stored is None or stored.dunning in (None, invoice_id):
@@ -223,6 +221,6 @@ class SubscriptionEvents:
             return f"{tenant.tenant_id} is {tenant.status.value}: no dunning"
         self._accounts.save_subscription(replace(stored, dunning=invoice_id), expected_version=stored.version)
         started = self._workflows.start_dunning(
-            self._policy.run(tenant.tenant_id, DunningPhase.PAYMENT_FAILED, invoice_id)
+            self._policy.run(tenant.tenant_id, DunningPhase.PAYMENT_FAILED, invoice_id, self._clock())
         )
         return f"{tenant.tenant_id}: dunning {'started' if started else 'already started'} for {invoice_id}"

@@ -22,21 +22,28 @@ class DunningPhase:
 
 @dataclass(frozen=True)
 class DunningRun:
-    """One dunning (or offboarding) execution's input. `waits` are the Wait states' seconds, from
-    the dunning policy (cairn.billing.dunning), so tests and `cairn dev` can shorten them."""
+    """One dunning (or offboarding) execution's input. `schedule` holds the instants its Wait states
+    wait until (reminder, suspend, cancel, shred; UTC, "2026-12-10T14:00:00Z"), fixed by the
+    dunning policy when the run starts, so a slow or retried step never pushes the schedule back."""
 
     tenant_id: str
     phase: str
     reference: str  # the unpaid invoice (payment_failed) or the ended subscription (cancelled)
-    waits: Mapping[str, int]
+    schedule: Mapping[str, str]
 
     @property
     def execution_name(self) -> str:
-        prefix = "dunning" if self.phase == DunningPhase.PAYMENT_FAILED else "offboard"
-        return f"{prefix}-{self.tenant_id}-{self.reference}"[:80]
+        return run_name(self.tenant_id, self.phase, self.reference)
 
     def as_input(self) -> dict[str, Any]:
-        return {**asdict(self), "waits": dict(self.waits)}
+        return {**asdict(self), "schedule": dict(self.schedule)}
+
+
+def run_name(tenant_id: str, phase: str, reference: str) -> str:
+    """The execution name of a tenant's run for `reference`: one run per unpaid invoice or ended
+    subscription, however often its event is delivered."""
+    prefix = "dunning" if phase == DunningPhase.PAYMENT_FAILED else "offboard"
+    return f"{prefix}-{tenant_id}-{reference}"[:80]
 
 
 class BaseBillingWorkflows(abc.ABC):
