@@ -290,8 +290,9 @@ class ReminderSteps:
         self, subject_ref: str, planned_for: str, results: Sequence[Mapping[str, Any]]
     ) -> dict[str, Any]:
         """The end of a plan: a reminder request is completed (unless it was cancelled or changed).
-        Answers how many reminders were sent and how many failures went unrecorded."""
-        subject = load_subject(self.records, subject_ref)
+        Answers how many reminders were sent and how many failures went unrecorded. An
+        appointment has nothing to complete, so it is not read again."""
+        subject = load_subject(self.records, subject_ref) if subject_ref.startswith("Task/") else None
         if (
             isinstance(subject, RequestSubject)
             and subject.resource is not None

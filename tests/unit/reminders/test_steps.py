@@ -11,7 +11,7 @@ import pytest
 from cairn.messaging.base import MessageNotDelivered, MessageRefused
 from cairn.reminders.steps import DELIVERY_FAILED, communication_id
 from cairn.reminders.subjects import Planned
-from tests.unit.reminders.reminder_fakes import Clinic
+from tests.unit.reminders.reminder_fakes import Clinic, patient_user
 
 START = datetime(2026, 12, 7, 19, 0, tzinfo=UTC)  # Monday 14:00 in New York
 PLANNED_FOR = "2026-12-07T19:00:00Z"
@@ -356,3 +356,31 @@ def test_a_failure_about_a_subject_that_no_longer_exists_is_still_put_before_the
     assert all("focus" not in t for t in tasks)
     [record] = clinic.communications()
     assert (record["status"], "basedOn" in record) == ("not-done", False)
+
+
+def test_the_end_of_a_plan_completes_its_request_but_not_a_cancelled_one_and_reads_no_visit(
+    clinic: Clinic,
+) -> None:
+    patient = clinic.patient()
+    prescription = clinic.medication_request(patient)
+    desk = clinic.desk(patient_user(patient))
+    body = {
+        "kind": "medication-dose",
+        "medicationRequest": f"MedicationRequest/{prescription}",
+        "timesOfDay": ["08:00"],
+        "startDate": "2026-12-04",
+        "days": 1,
+    }
+    _, kept = desk.create(body)
+    _, cancelled = desk.create({**body, "days": 2})
+    desk.cancel(cancelled["id"])
+    appointment, _ = booked(clinic)
+    audited = len(clinic.audit)
+
+    clinic.steps().finish(f"Appointment/{appointment['id']}", PLANNED_FOR, [])
+    assert len(clinic.audit) == audited
+    for reminder in (kept, cancelled):
+        clinic.steps().finish(f"Task/{reminder['id']}", "1", [{"outcome": "sent"}])
+
+    assert clinic.system().read("Task", kept["id"])["status"] == "completed"
+    assert clinic.system().read("Task", cancelled["id"])["status"] == "cancelled"
