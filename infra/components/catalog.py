@@ -172,7 +172,9 @@ class DataCatalog(Construct):
             elif resource in self.state_machine_arns and access is Access.START_STOP:
                 self._state_machine(resource).grant_start_execution(grantee)
                 grantee.grant_principal.add_to_principal_policy(iam.PolicyStatement(
-                    actions=["states:StopExecution"], resources=[executions_arn(self, self.stage, resource)]))
+                    # Describe: a repeated start asks whether the execution of its name still runs.
+                    actions=["states:StopExecution", "states:DescribeExecution"],
+                    resources=[executions_arn(self, self.stage, resource)]))
             elif resource == MESSAGING and access in (Access.SEND, Access.READ):
                 if access is Access.SEND and self.stage.message_delivery == Delivery.AWS.value:
                     self._grant_messaging(grantee)
