@@ -124,7 +124,7 @@ def _resource_reason(resource: str, statement: dict[str, Any]) -> str | None:
                            "and the same policy denies Publish to every topic, leaving phone numbers only.")
         return " ".join(reasons)
     if re.fullmatch(_ARN_PREFIX + r"execution:cairn-[a-z0-9-]+:\*", resource):
-        return ("StopExecution on the executions of one declared state machine: execution names derive "
+        return ("Stop and Describe on the executions of one declared state machine: execution names derive "
                 "from what they remind of (a withdrawn appointment's, a cancelled reminder's).")
     if re.fullmatch(_ARN_PREFIX + r"table/cairn-[a-z0-9-]+/index/\*", resource):
         return "CDK's table grant covers the global indexes of one declared table, named by its model."
