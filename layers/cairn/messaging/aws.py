@@ -26,6 +26,8 @@ SMS_TYPE = {"AWS.SNS.SMS.SMSType": {"DataType": "String", "StringValue": "Transa
 
 
 class SesSmsSender(BaseMessageSender):
+    """Email through SES from `sender` (a verified identity), SMS through SNS."""
+
     def __init__(self, context: TenantContext, ses: Any, sns: Any, sender: str) -> None:
         super().__init__(context)
         self._ses = ses

@@ -17,12 +17,16 @@ from multitenant.context import TenantContext
 
 
 class Delivery(StrEnum):
+    """How messages leave: the documents bucket's outbox, or SES and SNS."""
+
     OUTBOX = "outbox"
     AWS = "aws"
 
 
 @dataclass(frozen=True)
 class DeliverySettings:
+    """The delivery, its From address and, for the outbox, the bucket."""
+
     delivery: Delivery
     sender: str  # the From address (SES identity); the outbox shows it too
     documents_bucket: str | None = None

@@ -27,6 +27,8 @@ def outbox_prefix(tenant_id: str, patient_id: str | None = None) -> str:
 
 
 class OutboxSender(BaseMessageSender):
+    """Messages as JSON objects in the documents bucket, and read back."""
+
     def __init__(
         self,
         context: TenantContext,

@@ -85,6 +85,8 @@ class OutboxNotUsed(ResourceNotFound):
 
 @dataclass
 class ReminderDesk:
+    """The reminders of one verified caller, wired per request (cairn.reminders.services)."""
+
     caller: RecordService  # as the verified caller: what they may read
     clinic: RecordService  # as the clinic: writes Tasks and preferences for the caller
     audit: BaseAuditTrail

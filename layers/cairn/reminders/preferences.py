@@ -39,6 +39,7 @@ class ContactDetails:
     sms: str | None
 
     def address(self, channel: Channel) -> str | None:
+        """Where `channel` reaches the patient (None: it does not)."""
         return self.email if channel is Channel.EMAIL else self.sms
 
 

@@ -113,6 +113,7 @@ def one(parameters: Parameters, name: str) -> Any:
 
 
 def kind_of(parameters: Parameters) -> RequestKind:
+    """The request's kind; InvalidReminderRequest naming the kinds when it is none of them."""
     try:
         return RequestKind(one(parameters, "kind"))
     except ValueError:
@@ -204,6 +205,7 @@ def reminder_task(
 
 
 def is_reminder_task(resource: Mapping[str, Any]) -> bool:
+    """Whether `resource` is a reminder request (a Task of code send-reminders), not some other Task."""
     codings = (resource.get("code") or {}).get("coding") or ()
     return resource.get("resourceType") == "Task" and any(
         c.get("system") == TASK_CODE_SYSTEM and c.get("code") == SEND_REMINDERS for c in codings

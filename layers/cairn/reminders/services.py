@@ -29,6 +29,8 @@ ACTOR = "reminders"
 
 @dataclass(frozen=True)
 class ReminderServices:
+    """Built once per process (cold start) by the reminders function and the reminders API."""
+
     clinical: ClinicalRuntime
     environ: Mapping[str, str]
     delivery: DeliverySettings
@@ -74,6 +76,7 @@ class ReminderServices:
         )
 
     def workflow(self) -> ReminderWorkflow:
+        """The reminders state machine (ConfigurationError when its ARN is not set)."""
         arn = self.environ.get(REMINDERS_STATE_MACHINE_ARN, "").strip()
         if not arn:
             raise ConfigurationError(f"{REMINDERS_STATE_MACHINE_ARN} is not set: reminders cannot be started")

@@ -125,6 +125,8 @@ class Subject(abc.ABC):
 
 
 class AppointmentSubject(Subject):
+    """A visit; its planned_for is its start (UTC) when the workflow started."""
+
     def patient_id(self) -> str | None:
         for participant in (self.resource or {}).get("participant") or ():
             reference = str((participant.get("actor") or {}).get("reference") or "")

@@ -15,6 +15,8 @@ RECALLS = {"annual-wellness-visit": "your annual wellness visit is due", "screen
 
 @dataclass(frozen=True)
 class MessageText:
+    """A message's subject line and body."""
+
     subject: str  # email only; a text message is `body` alone
     body: str
 
@@ -31,6 +33,7 @@ def local_date(day: date) -> str:
 
 
 def appointment_text(clinic: str, start: datetime, zone: str) -> MessageText:
+    """The reminder of a visit at `start` with `clinic`, in the clinic's zone."""
     return MessageText(
         f"Your visit with {clinic}",
         f"Reminder: you have a visit with {clinic} on {local_time(start, zone)}. "

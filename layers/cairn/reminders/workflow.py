@@ -41,8 +41,10 @@ def appointment_execution(tenant_id: str, appointment: Mapping[str, Any]) -> tup
     """The execution name and input for the reminders of `appointment` as it is now booked."""
     appointment_id = str(appointment["id"])
     planned_for = sfn_timestamp(utc_instant(str(appointment["start"])))
-    return (execution_name("appt", tenant_id, appointment_id, planned_for),
-            {"tenant_id": tenant_id, "subject": f"Appointment/{appointment_id}", "planned_for": planned_for})
+    return (
+        execution_name("appt", tenant_id, appointment_id, planned_for),
+        {"tenant_id": tenant_id, "subject": f"Appointment/{appointment_id}", "planned_for": planned_for},
+    )
 
 
 class ReminderWorkflow:
@@ -53,6 +55,7 @@ class ReminderWorkflow:
         self._arn = state_machine_arn
 
     def execution_arn(self, name: str) -> str:
+        """The ARN of this machine's execution called `name`."""
         prefix, _, machine = self._arn.rpartition(":stateMachine:")
         return f"{prefix}:execution:{machine}:{name}"
 
@@ -61,8 +64,9 @@ class ReminderWorkflow:
         for attempt in range(MAX_RESTARTS + 1):
             candidate = name if attempt == 0 else f"{name}-{attempt}"
             try:
-                self._sfn.start_execution(stateMachineArn=self._arn, name=candidate,
-                                          input=json.dumps(workflow_input))
+                self._sfn.start_execution(
+                    stateMachineArn=self._arn, name=candidate, input=json.dumps(workflow_input)
+                )
                 return
             except self._sfn.exceptions.ExecutionAlreadyExists:
                 status = self._sfn.describe_execution(executionArn=self.execution_arn(candidate))["status"]
