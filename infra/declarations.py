@@ -335,6 +335,14 @@ FUNCTIONS: tuple[FunctionDeclaration, ...] = (
         memory_mb=512, timeout_seconds=29,
     ),
     FunctionDeclaration(
+        name="billing-api", source="billing_api", handler="app.app",
+        description="the billing API (Chalice): signup through Stripe Checkout, fee schedules, patient "
+                    "invoices (view, PDF, pay, refund), the clinic's connected account and billing notices",
+        # tenants: the clinic's name on its invoices; billing: signups, connected accounts, notices.
+        uses={"clinical": Access.READ_WRITE, "audit": Access.APPEND, "data": Access.ENCRYPT_DECRYPT,
+              "billing": Access.READ_WRITE, "tenants": Access.READ, STRIPE: Access.READ},
+    ),
+    FunctionDeclaration(
         name="billing-dunning", source="billing_dunning", handler="handler.handler",
         description="the steps of dunning: past due, reminder, suspension, cancellation with the export "
                     "offered, crypto-shredding once the retention period ends unpaid",
@@ -352,6 +360,9 @@ APIS: tuple[ApiDeclaration, ...] = (
     ApiDeclaration(function="reminders-api", app_module="functions.reminders_api.app",
                    authorizer="authorizer"),
     ApiDeclaration(function="user-admin", app_module="functions.user_admin.app", authorizer="authorizer"),
+    # Signup is public: the clinic has no account yet (infra/components/rest_api.py says why).
+    ApiDeclaration(function="billing-api", app_module="functions.billing_api.app", authorizer="authorizer",
+                   public_paths=("/billing/signup",)),
     # Stripe signs every delivery (docs/billing.md): no authorizer, no tenant, no usage plan.
     ApiDeclaration(function="stripe-webhook", app_module="functions.stripe_webhook.app", authorizer=None,
                    public_paths=("/webhooks/stripe",), tier_usage_plans=False),

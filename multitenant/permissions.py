@@ -69,8 +69,10 @@ CLINICAL_TYPES = (
 # Who and where: the clinic's directory, and what defines its forms and calendars.
 DIRECTORY_TYPES = ("Practitioner", "PractitionerRole", "Organization", "Location", "Questionnaire")
 SCHEDULING_TYPES = ("Appointment", "Schedule", "Slot")
+# A clinic's fee schedule (cairn.billing): the codes it bills and their prices.
+FEE_SCHEDULE = "FeeSchedule"
 RESOURCE_TYPES: tuple[str, ...] = (
-    *SUPPORTED_TYPES, "Claim", "Invoice", USER, BREAK_GLASS_GRANT, LAB_MESSAGE, CLINIC_SETTINGS,
+    *SUPPORTED_TYPES, "Claim", FEE_SCHEDULE, USER, BREAK_GLASS_GRANT, LAB_MESSAGE, CLINIC_SETTINGS,
     REMINDER, CONTACT_PREFERENCES, OUTBOX_MESSAGE,
 )
 LAB_RESULT_TYPES = frozenset({"Observation", "DiagnosticReport"})
@@ -106,6 +108,7 @@ PERMISSIONS: Mapping[Role, Mapping[str, frozenset[Action]]] = {
         **_grant("RU", CONTACT_PREFERENCES),
         **_grant("RS", OUTBOX_MESSAGE),  # the local outbox: what would have been emailed or texted
         **_grant("RU", CLINIC_SETTINGS),
+        **_grant("RU", FEE_SCHEDULE),  # the clinic's prices
     },
     Role.PHYSICIAN: {
         **_grant("CRUSBX", PATIENT),
@@ -142,6 +145,7 @@ PERMISSIONS: Mapping[Role, Mapping[str, frozenset[Action]]] = {
         **_grant("RS", PATIENT, "Encounter", "Condition", "Procedure", "Appointment",
                  "Practitioner", "PractitionerRole", "Organization", "Location"),
         **_grant("CRUS", "Coverage", "Claim", "Invoice"),
+        **_grant("R", FEE_SCHEDULE),  # charges an encounter at the clinic's prices
         **_grant("CRDS", REMINDER),  # bill reminders
         **_grant("R", CONTACT_PREFERENCES),
     },

@@ -45,7 +45,7 @@ respond = responder(ERROR_STATUS, logger, metrics)
 def stripe_webhook() -> tuple[int, object]:
     """One Stripe delivery: verified, recorded, acted on."""
     request = app.current_request
-    receipt = runtime().receiver().receive(request.raw_body, request.headers.get("stripe-signature"))
+    receipt = runtime().receiver.receive(request.raw_body, request.headers.get("stripe-signature"))
     logger.info(
         "stripe event", extra={"event_id": receipt.event_id, "type": receipt.type, "result": receipt.result}
     )

@@ -79,7 +79,7 @@ def test_every_method_but_the_declared_public_paths_uses_the_token_authorizer_an
                 assert properties["AuthorizerId"] == {"Ref": authorizer_ids[0]}, logical_id
             assert "RequestValidatorId" in properties, logical_id
             assert properties["Integration"]["Type"] == "AWS_PROXY", logical_id
-    assert public == {("/fhir/R4/metadata", "GET"), ("/webhooks/stripe", "POST")}
+    assert public == {("/fhir/R4/metadata", "GET"), ("/webhooks/stripe", "POST"), ("/billing/signup", "POST")}
 
 
 def _acknowledged(resource: dict) -> dict[str, str]:

@@ -136,6 +136,10 @@ CHART_EXAMPLES: dict[str, dict[str, Any]] = {
          "characteristic": [{"code": concept("64572001"), "valueCodeableConcept": concept("38341003"),
                              "exclude": False}],
          "member": [{"entity": PATIENT}]},
+        {"resourceType": "Invoice", "status": "issued", "subject": PATIENT, "date": CARE_DAY,
+         "identifier": [{"value": SECRET}], "participant": [{"actor": DOCTOR}], "issuer": CLINIC,
+         "lineItem": [{"sequence": 1, "chargeItemCodeableConcept": concept("99213")}],
+         "totalGross": {"value": 120, "currency": "USD"}, "paymentTerms": SECRET},
     ]
 }
 

@@ -82,6 +82,7 @@ EXAMPLES: dict[str, dict] = {
                           "masterIdentifier": {"system": "urn:doc", "value": "D-1"}},
     "Coverage": {"beneficiary": P1, "subscriber": P1, "payor": [{"reference": "Organization/o1"}],
                  "status": "active"},
+    "Invoice": {"subject": P1, "status": "issued", "date": "2024-03-05", "participant": [{"actor": DR}]},
     "Appointment": {"start": "2024-06-01T09:00:00Z", "status": "booked", "slot": [{"reference": "Slot/s1"}],
                     "participant": [{"actor": P1}, {"actor": DR}, {"actor": {"reference": "Location/l1"}}]},
     "Schedule": {"actor": [P1, DR], "active": True},

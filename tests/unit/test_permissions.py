@@ -56,6 +56,7 @@ EXPECTED: dict[Role, dict[str, set[Action]]] = {
         "User": CRUS,
         "LabMessage": CRUS,
         "ClinicSettings": {R, U},
+        "FeeSchedule": {R, U},
         "Reminder": CRDS,
         "ContactPreferences": {R, U},
         "OutboxMessage": RS,
@@ -126,6 +127,7 @@ EXPECTED: dict[Role, dict[str, set[Action]]] = {
     Role.BILLING: {
         **{t: RS for t in ("Patient", "Encounter", "Condition", "Procedure", "Appointment", *DIRECTORY)},
         **{t: CRUS for t in ("Coverage", "Claim", "Invoice")},
+        "FeeSchedule": {R},
         "Reminder": CRDS,
         "ContactPreferences": {R},
     },

@@ -180,13 +180,13 @@ class StripeGateway:
             return current
         return self._call(self._client.v1.subscriptions.cancel, subscription_id)
 
-    def connected_account(self, *, tenant_id: str, email: str) -> str:
+    def connected_account(self, *, tenant_id: str, email: str | None) -> str:
         """A new Express connected account for the clinic's patient payments; answers its id."""
         account = self._call(
             self._client.v1.accounts.create,
             params={
                 "type": "express",
-                "email": email,
+                **({"email": email} if email else {}),
                 "metadata": {TENANT_METADATA_KEY: tenant_id},
                 "capabilities": {"card_payments": {"requested": True}, "transfers": {"requested": True}},
             },

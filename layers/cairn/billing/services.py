@@ -3,16 +3,20 @@ steps): settings validated and clients built once per process, the use cases wir
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from functools import cached_property
 
 from cairn import config
 from cairn.audit.trail import DynamoAuditTrail
 from cairn.aws import AwsClients, AwsSettings
 from cairn.billing.accounts import DynamoBillingAccounts
+from cairn.billing.desk import BillingDesk
 from cairn.billing.dunning import DunningPolicy, DunningSteps
+from cairn.billing.fee_schedule import DynamoFeeSchedules
 from cairn.billing.gateway import StripeGateway
 from cairn.billing.ledger import DynamoEventLedger
+from cairn.billing.patient_payments import ACTOR as PAYMENTS_ACTOR
+from cairn.billing.patient_payments import PatientPayments
 from cairn.billing.receiver import Handler, StripeWebhookReceiver
 from cairn.billing.sealing import Sealer
 from cairn.billing.settings import BillingSettings, StripeSettings
@@ -21,13 +25,15 @@ from cairn.billing.subscriptions import SubscriptionEvents
 from cairn.billing.webhooks import StripeEvent
 from cairn.billing.workflows import StepFunctionsBillingWorkflows
 from cairn.clock import Clock, utc_now
-from cairn.config import require
+from cairn.config import DataSettings, require
 from cairn.crypto.cache import DataKeyCache
 from cairn.crypto.keyring import KmsKeyring
+from cairn.runtime import ClinicalRuntime
 from multitenant.context import TenantContext
 from multitenant.lifecycle import TenantStatus
 from multitenant.provisioning import KeyringEncryption
 from multitenant.registry import DynamoTenantRegistry
+from multitenant.standing import TenantStanding
 
 # Tenants whose own data key seals their events: not while onboarding may still undo the key,
 # nor once it is shredded.
@@ -93,13 +99,43 @@ class BillingRuntime:
             self.accounts, self.registry, self.audit_trail, self.workflows, self.policy, self.clock
         )
 
+    @cached_property
+    def clinical(self) -> ClinicalRuntime:
+        """The clinical side (record services, audit trails) for patient invoices."""
+        return ClinicalRuntime(DataSettings.from_environ(self._environ), self.clients, self.clock)
+
+    def payments(self) -> PatientPayments:
+        return PatientPayments(
+            self.accounts,
+            lambda tenant: self.clinical.records(TenantContext.system(tenant, PAYMENTS_ACTOR)),
+            self.clock,
+        )
+
+    def desk(self, caller: TenantContext, standing: TenantStanding | None) -> BillingDesk:
+        """The billing desk of one verified caller (the billing API)."""
+        tenant = self.registry.get(caller.tenant_id)
+        return BillingDesk(
+            caller,
+            self.clinical.records(caller, standing),
+            DynamoFeeSchedules(
+                caller.tenant_id, self.clinical.clients_for(caller).dynamodb(), self._clinical_table
+            ),
+            self.clinical.audit_trail(caller),
+            self.accounts,
+            lambda: self.gateway,
+            tenant.name if tenant else caller.tenant_id,
+            self.settings.return_url,
+            self.clock,
+            admin_email=tenant.admin_email if tenant else None,
+        )
+
     def signups(self) -> Signups:
         return Signups(
             self.gateway,
             self.accounts,
             self.registry,
             self.sealer,
-            self.workflows,
+            lambda: self.workflows,
             self.settings.return_url,
             self.clock,
         )
@@ -117,9 +153,16 @@ class BillingRuntime:
     def handlers(self) -> dict[str, Handler]:
         """What each event type Cairn acts on does."""
         subscriptions, signups = self.subscriptions, self.signups()
-        checkout: Callable[[StripeEvent], str] = signups.completed
+        payments = self.payments()
+
+        def checkout(event: StripeEvent) -> str:
+            # A connected account's Checkout is a patient paying a clinic; Cairn's own is a signup.
+            return payments.checkout_completed(event) if event.account else signups.completed(event)
+
         return {
             "checkout.session.completed": checkout,
+            "payment_intent.succeeded": payments.payment_succeeded,
+            "charge.refunded": payments.refunded,
             "customer.subscription.created": subscriptions.subscription_changed,
             "customer.subscription.updated": subscriptions.subscription_changed,
             "customer.subscription.deleted": subscriptions.subscription_changed,
@@ -127,7 +170,9 @@ class BillingRuntime:
             "invoice.payment_failed": subscriptions.invoice_payment_failed,
         }
 
+    @cached_property
     def receiver(self) -> StripeWebhookReceiver:
+        """Built once per process: the handlers hold no per-request state."""
         return StripeWebhookReceiver(
             self.stripe_settings.webhook_secret,
             self.ledger,

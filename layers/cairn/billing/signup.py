@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from cairn.billing.accounts import BaseBillingAccounts, Signup
@@ -39,7 +39,8 @@ def signup_reference(request: OnboardingRequest, seats: int) -> str:
 
 
 class Signups:
-    """Starts signups and completes them when Stripe says they were paid."""
+    """Starts signups and completes them when Stripe says they were paid. `workflows` is asked
+    for only on completion (the billing API that starts signups starts no workflow)."""
 
     def __init__(
         self,
@@ -47,7 +48,7 @@ class Signups:
         accounts: BaseBillingAccounts,
         registry: BaseTenantRegistry,
         sealer: Sealer,
-        workflows: BaseBillingWorkflows,
+        workflows: Callable[[], BaseBillingWorkflows],
         return_url: str,
         clock: Clock = utc_now,
     ) -> None:
@@ -130,7 +131,7 @@ class Signups:
             "admin_email": details["admin_email"],
         }
         try:
-            self._workflows.start_onboarding(request)
+            self._workflows().start_onboarding(request)
         except TenantAlreadyExists:
             return f"refused: tenant id {signup.tenant_id} was taken meanwhile; refund session {session_id}"
         return f"{signup.tenant_id}: onboarding started ({signup.tier.value}, {signup.seats} seats)"

@@ -139,6 +139,9 @@ CLEAR_ELEMENTS: Mapping[str, frozenset[str]] = {
     ),
     "Provenance": _clear("target", "policy", "location", "activity", "agent", "entity", "reason"),
     "Group": _clear("active", "type", "actual", "quantity", "managingEntity", "member"),
+    # What a patient was charged for (line items), how much, when and the payments are PHI; the
+    # status and the references that place the invoice stay clear.
+    "Invoice": _clear("status", "subject", "recipient", "participant", "issuer", "account"),
 }
 
 

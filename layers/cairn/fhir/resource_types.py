@@ -26,6 +26,7 @@ STORED_TYPES: tuple[str, ...] = (
     "Appointment", "Schedule", "Slot",
     "Communication", "Task", "Questionnaire", "QuestionnaireResponse", "Composition",
     "Provenance", GROUP,
+    "Invoice",  # patient bills (cairn.billing): issued, paid and refunded through /billing/invoices
 )
 # Served read-only from the audit trail (cairn.audit), never written through the FHIR API.
 READ_ONLY_TYPES: tuple[str, ...] = (AUDIT_EVENT,)
@@ -56,6 +57,7 @@ PATIENT_LINKS: Mapping[str, tuple[str, ...]] = {
     "QuestionnaireResponse": ("subject", "source"),
     "Composition": ("subject",),
     "Provenance": ("target",),
+    "Invoice": ("subject", "recipient"),
     GROUP: ("member.entity",),
 }
 # Types whose resources hold a single patient's data: in the patient's compartment, listed by

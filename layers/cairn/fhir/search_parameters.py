@@ -508,6 +508,15 @@ DECLARED: Mapping[str, list[SearchParameter]] = {
         date("date", "DocumentReference-date", "When the reference was created", "date"),
         _status("DocumentReference"),
     ],
+    "Invoice": [
+        _subject("Invoice", (PATIENT,)),
+        token("identifier", "clinical-identifier", "An identifier of the invoice (its number, its encounter)",
+              "identifier"),
+        _status("Invoice"),
+        date("date", "Invoice-date", "The date of the visit billed", "date"),
+        reference("participant", "Invoice-participant", "Who took part in what was billed (the physician)",
+                  "participant.actor", ("Practitioner", "PractitionerRole", "Organization")),
+    ],
     "Coverage": [
         reference("beneficiary", "Coverage-beneficiary", "The covered patient", "beneficiary", (PATIENT,)),
         reference("payor", "Coverage-payor", "Who pays", "payor", (PATIENT, "Organization", "RelatedPerson")),
@@ -600,6 +609,6 @@ TIMELINE: Mapping[str, str] = {
     "MedicationStatement": "effective", "AllergyIntolerance": "date", "FamilyMemberHistory": "date",
     "ServiceRequest": "authored", "Composition": "date", "DocumentReference": "date", "Appointment": "date",
     "Slot": "start", "Communication": "sent", "Task": "authored-on", "QuestionnaireResponse": "authored",
-    "Provenance": "recorded",
+    "Provenance": "recorded", "Invoice": "date",
 }
 

@@ -123,6 +123,9 @@ REQUIRED_CODES: Mapping[str, Mapping[str, ValueSet]] = {
         "relatesTo.code": DOCUMENT_RELATIONSHIP,
     },
     "Coverage": {"status": _hl7("fm-status", "active", "cancelled", "draft", "entered-in-error")},
+    "Invoice": {
+        "status": _hl7("invoice-status", "draft", "issued", "balanced", "cancelled", "entered-in-error"),
+    },
     "Appointment": {
         "status": _hl7(
             "appointmentstatus", "proposed", "pending", "booked", "arrived", "fulfilled", "cancelled",
