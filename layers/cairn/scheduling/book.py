@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, NoReturn
 
 from cairn.clock import Clock
 from cairn.errors import (
@@ -308,7 +308,7 @@ class AppointmentBook:
     def agenda(self, day: date, practitioner: str | None) -> list[AgendaEntry]:
         """The visits of one local day of the clinic, for one practitioner or all, in time order."""
         if self._is_patient:
-            raise AccessDenied("the agenda is for the clinic's staff")
+            self._refuse("agenda", AccessDenied("the agenda is for the clinic's staff"))
         clinic = self._clinic()
         start = wall_instant(day, time(0), clinic.tz)
         end = wall_instant(day + timedelta(days=1), time(0), clinic.tz)
@@ -348,13 +348,18 @@ class AppointmentBook:
         subtype: str,
         current: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        if self._is_patient:
-            raise AccessDenied(f"the clinic's staff record a {subtype}")
         current = current or self._current(appointment_id, allowed, f"given the status {status}")
+        if self._is_patient:
+            self._refuse(subtype, AccessDenied(f"the clinic's staff record a {subtype}"))
         written = self._commit(subtype, appointment_id, [({**current, "status": status}, current)], [])
         if status not in ("fulfilled", "booked"):
             self._reminders.withdrawn(self.context, current)
         return written
+
+    def _refuse(self, subtype: str, error: AccessDenied) -> NoReturn:
+        """Audit a refusal that no record read saw, and raise it."""
+        self.records.audit_failure(subtype, "Appointment", error)
+        raise error
 
     def _current(self, appointment_id: str, allowed: Sequence[str], verb: str) -> dict[str, Any]:
         current = self.records.read("Appointment", appointment_id)

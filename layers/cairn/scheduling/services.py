@@ -110,11 +110,15 @@ class SchedulingServices:
 
     def working_week(self, context: TenantContext, schedule_id: str) -> dict[str, Any]:
         """A schedule's working week; staff read it, and patients need not."""
-        if context.role is Role.PATIENT:
-            raise AccessDenied("working weeks are for the clinic's staff; patients search the free slots")
-        self.book(context).schedule(schedule_id)  # audited; another clinic's is not found
-        document = self._weeks(context).get(schedule_id)
-        return document or {"hours": [], "breaks": [], "timeOff": []}
+
+        def read() -> dict[str, Any]:
+            if context.role is Role.PATIENT:
+                raise AccessDenied("working weeks are for the clinic's staff; patients search the free slots")
+            self.book(context).schedule(schedule_id)  # another clinic's is not found
+            document = self._weeks(context).get(schedule_id)
+            return document or {"hours": [], "breaks": [], "timeOff": []}
+
+        return self._audited(context, AuditAction.READ, "working-week", "Schedule", schedule_id, read)
 
     def set_working_week(self, context: TenantContext, schedule_id: str, document: object) -> dict[str, Any]:
         """Replace a schedule's hours, breaks and time off (who may update Schedules)."""

@@ -220,6 +220,9 @@ def test_routes_are_declared_explicitly_for_the_cdk_app_and_the_local_front():
         "/fhir/R4/{type}/{id}/{operation}": ["GET", "POST"],
         "/access/break-glass": ["GET"],
         "/access/break-glass/{id}": ["POST"],
+        "/scheduling/settings": ["GET", "PUT"],
+        "/scheduling/schedules/{schedule}/working-week": ["GET", "PUT"],
+        "/scheduling/agenda": ["GET"],
     }
 
 
