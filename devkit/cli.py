@@ -5,6 +5,7 @@
   cairn seed --stage S      seed the demo clinics into stage S deployed by the CDK app
   cairn token --stage S     print an ID token of a demo user of deployed stage S
   cairn tenant ...          create, list, show, suspend, reactivate tenants (docs/tenancy.md)
+  cairn stripe sync-plans   create or update the tiers' Stripe products and per-seat prices (docs/billing.md)
   cairn import --tenant T PATH...
                             import FHIR Bundle files (or directories of them) into a clinic, through
                             the bundle-import workflow of `cairn dev` (or --stage); --direct: in-process
@@ -35,7 +36,7 @@ from types import FrameType
 from botocore.exceptions import BotoCoreError, ClientError
 
 from cairn.errors import CairnError
-from devkit import importer, seed, tenants
+from devkit import importer, seed, stripe_commands, tenants
 from devkit.api_front import CLOCK_PATH
 from devkit.deployment import Deployment, state_dir
 from devkit.discovery import DiscoveryError, discover, stage_clients
@@ -67,6 +68,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return tenant_command(args)
     if args.command == "import":
         return import_command(args)
+    if args.command == "stripe":
+        return stripe_commands.run(args)
     if args.command == "clock":
         return clock_command(args.action, args.value, state_dir(args.state_dir))
     parser.print_help()
@@ -93,6 +96,7 @@ def _parser() -> argparse.ArgumentParser:
                      "works against LocalStack and against AWS (e.g. --stage dev)")
     seed_command.add_argument("--stage", required=True, help=STAGE_HELP)
     tenants.add_parser(commands, state_help, STAGE_HELP)
+    stripe_commands.add_parser(commands, state_help, STAGE_HELP)
     imports = commands.add_parser(
         "import", help="import FHIR Bundles (files or directories of *.json) into a clinic, with a progress "
                        "bar and a report; exit code 1 if a file failed or an entry was rejected")
@@ -222,6 +226,9 @@ def banner(running: RunningStack, directory: Path) -> str:
         "(token of --role lab_interface; see docs/labs.md)",
         "Reminders wait on a virtual clock: `cairn clock advance 47h` moves it; what they sent is in "
         f"{deployment.api_url}/reminders/outbox (admin or patient token; docs/reminders.md)",
+        f"Stripe is a local fake at {deployment.stripe_url} (plans synced; its checkout pages have a pay "
+        "button); it signs webhook events with STRIPE_WEBHOOK_SECRET=whsec_cairn_local_development "
+        f"and posts them to {deployment.api_url}/webhooks/stripe (docs/billing.md)",
         "",
     ]
     if deployment.embedded:

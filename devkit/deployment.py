@@ -53,6 +53,7 @@ class Deployment:
     api_url: str | None = None
     users: dict[str, dict[str, str]] = field(default_factory=dict)  # tenant -> role -> username
     demo_password: str | None = None
+    stripe_url: str | None = None  # the local fake Stripe of `cairn dev` (devkit/stripe_fake.py)
 
     def write(self, directory: Path) -> Path:
         """Write deployment.json into `directory` (created if needed); returns its path."""

@@ -127,12 +127,12 @@ def change_plan(
     tenant_id: str,
     tier: Tier,
     seats: int | None,
-    reason: str,
     clock: Clock = utc_now,
 ) -> Tenant:
     """Move tenant `tenant_id` to `tier` with `seats` paid staff seats (billing), stored
     conditionally on the version read and audited (detail "practice/5->enterprise/12"); a deleted
-    tenant's plan never changes (InvalidTransition). The same plan again changes nothing."""
+    tenant's plan never changes (InvalidTransition). The same plan again changes nothing. The status
+    and its reason stay as they are: a plan change says nothing about why the status is what it is."""
     if audit.context.tenant_id != tenant_id:
         raise ValueError("the audit trail must belong to the tenant whose plan changes")
     try:
@@ -143,7 +143,7 @@ def change_plan(
             return tenant
         if tenant.status is TenantStatus.DELETED:
             raise InvalidTransition(tenant_id, tenant.status, tenant.status)
-        changed = replace(tenant, tier=tier, seats=seats, status_reason=reason, updated=fhir_instant(clock()),
+        changed = replace(tenant, tier=tier, seats=seats, updated=fhir_instant(clock()),
                           version=tenant.version + 1)
         registry.replace(changed, expected_version=tenant.version)
     except TenantError as error:

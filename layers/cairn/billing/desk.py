@@ -130,7 +130,7 @@ class BillingDesk:
         One invoice per encounter: billing it again answers the one it has."""
         encounter_id = _reference_id(raw.get("encounter"), "Encounter")
         charges = parse_charges(raw.get("charges"))
-        permissions.require(self.context, "Invoice", Action.CREATE)
+        # The record service authorizes (and audits) the encounter's read and the invoice's create.
         encounter = self._records.read("Encounter", encounter_id)
         schedule, _ = self._fees.get()
         invoice = build_invoice(encounter, schedule, charges, self._today())
@@ -188,41 +188,42 @@ class BillingDesk:
 
     def refund(self, invoice_id: str, raw: Mapping[str, Any]) -> dict[str, Any]:
         """Refund all or part of one payment ({"payment": "pi_...", "amount": dollars?}); the refund
-        is posted on the invoice when Stripe reports it (charge.refunded)."""
+        is posted on the invoice when Stripe reports it (charge.refunded). Refusals are audited too."""
+        return self._audited(
+            AuditAction.EXECUTE, "refund", "Invoice", invoice_id, lambda: self._refund(invoice_id, raw)
+        )
+
+    def _refund(self, invoice_id: str, raw: Mapping[str, Any]) -> dict[str, Any]:
         permissions.require(self.context, "Invoice", Action.UPDATE)
         shown = self.invoice(invoice_id)
         payment = next((p for p in shown.payments if p.stripe_id == raw.get("payment")), None)
         if payment is None:
             paid = ", ".join(p.stripe_id for p in shown.payments) or "none"
             raise MalformedRequest(f"payment must be one of this invoice's payments ({paid})")
-        refunded = sum(r.amount_cents for r in shown.refunds if r.payment == payment.stripe_id)
-        left = payment.amount_cents - refunded
-        amount = raw.get("amount")
-        wanted = (
-            left
-            if amount is None
-            else round(float(amount) * 100)
-            if isinstance(amount, int | float) and not isinstance(amount, bool)
-            else -1
+        left = payment.amount_cents - sum(
+            r.amount_cents for r in shown.refunds if r.payment == payment.stripe_id
         )
+        amount = raw.get("amount")
+        if amount is None:
+            wanted = left
+        elif isinstance(amount, int | float) and not isinstance(amount, bool):
+            wanted = round(float(amount) * 100)
+        else:
+            wanted = -1
         if left <= 0:
             raise NothingDue(f"payment {payment.stripe_id} is refunded in full already")
         if not 0 < wanted <= left:
             raise MalformedRequest(f"amount must be more than 0 and at most {left / 100:.2f}")
-
-        def refund() -> dict[str, Any]:
-            account = self._accounts.account_of(self.context.tenant_id)
-            if account is None:
-                raise NoConnectedAccount("this clinic has no connected Stripe account to refund from")
-            made = self._gateway().refund(
-                account=account,
-                payment_intent=payment.stripe_id,
-                amount_cents=wanted,
-                reference=f"{invoice_id}-{payment.stripe_id}-{wanted}-{len(shown.refunds)}",
-            )
-            return {"refund": made.refund_id, "status": made.status, "amount": made.amount_cents / 100}
-
-        return self._audited(AuditAction.EXECUTE, "refund", "Invoice", invoice_id, refund)
+        account = self._accounts.account_of(self.context.tenant_id)
+        if account is None:
+            raise NoConnectedAccount("this clinic has no connected Stripe account to refund from")
+        made = self._gateway().refund(
+            account=account,
+            payment_intent=payment.stripe_id,
+            amount_cents=wanted,
+            reference=f"{invoice_id}-{payment.stripe_id}-{wanted}-{len(shown.refunds)}",
+        )
+        return {"refund": made.refund_id, "status": made.status, "amount": made.amount_cents / 100}
 
     # --- the clinic's Stripe side ----------------------------------------------------------------
     def connect(self) -> dict[str, str]:

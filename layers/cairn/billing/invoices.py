@@ -109,23 +109,27 @@ def build_invoice(
     visit_day = str((encounter.get("period") or {}).get("start") or issued.isoformat())[:10]
     due = issued + timedelta(days=DUE_DAYS)
     encounter_id = str(encounter.get("id"))
-    return {
+    invoice: dict[str, Any] = {
         "resourceType": "Invoice",
         "status": "issued",
         "identifier": [{"system": ENCOUNTER_SYSTEM, "value": encounter_id}],
         "subject": {"reference": subject},
         "date": visit_day,
-        "participant": [{"role": {"text": "physician"}, "actor": physicians[0]}] if physicians else [],
         "lineItem": lines,
         "totalNet": money(total),
         "totalGross": money(total),
         "paymentTerms": f"Due by {due.isoformat()}",
         "extension": [
             {"url": ENCOUNTER_EXTENSION, "valueReference": {"reference": f"Encounter/{encounter_id}"}},
-            {"url": VISIT_TYPE_EXTENSION, "valueString": _concept_text((encounter.get("type") or [None])[0])},
             {"url": DUE_EXTENSION, "valueDate": due.isoformat()},
         ],
     }
+    visit_type = _concept_text((encounter.get("type") or [None])[0])
+    if visit_type:  # FHIR forbids empty strings: an encounter without a type bills without one
+        invoice["extension"].insert(1, {"url": VISIT_TYPE_EXTENSION, "valueString": visit_type})
+    if physicians:  # FHIR forbids empty arrays: an encounter with no physician bills without one
+        invoice["participant"] = [{"role": {"text": "physician"}, "actor": physicians[0]}]
+    return invoice
 
 
 @dataclass(frozen=True)

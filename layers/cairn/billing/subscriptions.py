@@ -158,7 +158,6 @@ class SubscriptionEvents:
                 tenant.tenant_id,
                 plan.tier,
                 seats,
-                billing_reason(f"subscription {current.subscription_id}"),
                 self._clock,
             )
             outcome.append(f"plan {changed.tier.value}/{changed.seats}")
