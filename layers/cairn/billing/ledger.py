@@ -103,8 +103,6 @@ def _to_item(record: EventRecord, lease_until: int) -> BillingItem:
             "type": record.type,
             "created": record.created,
             "received": record.received,
-            "outcome": record.outcome,
-            "error": record.error,
         }
     )
     return BillingItem(
@@ -119,6 +117,8 @@ def _to_item(record: EventRecord, lease_until: int) -> BillingItem:
         attempts=record.attempts,
         status_key=f"event-status#{record.status.value}",
         status_sort=f"{record.received}#{record.event_id}",
+        outcome=record.outcome or None,
+        error=record.error or None,
     )
 
 
@@ -134,8 +134,8 @@ def _from_item(item: BillingItem) -> EventRecord:
         received=body.get("received", ""),
         status=EventStatus(item.status or EventStatus.RECEIVED),
         attempts=int(item.attempts or 1),
-        outcome=body.get("outcome", ""),
-        error=body.get("error", ""),
+        outcome=item.outcome or "",
+        error=item.error or "",
     )
 
 
@@ -190,11 +190,34 @@ class DynamoEventLedger(BaseEventLedger):
     def _settle(
         self, event_id: str, status: EventStatus, *, lease_until: int, outcome: str = "", error: str = ""
     ) -> None:
-        stored = self.get(event_id)
-        if stored is None:
-            raise KeyError(f"event {event_id} was never claimed")
-        settled = replace(stored, status=status, outcome=outcome or stored.outcome, error=error)
-        self._dynamodb.put_item(TableName=self._table, Item=_to_item(settled, lease_until).serialize())
+        """One UpdateItem: the status (and its index key), what handling did, the claim released."""
+        names = {"#s": "status", "#k": "status_key", "#l": "lease_until", "#e": "error"}
+        values: dict[str, Any] = {
+            ":s": {"S": status.value},
+            ":k": {"S": f"event-status#{status.value}"},
+            ":l": {"N": str(lease_until)},
+        }
+        assignments = "#s = :s, #k = :k, #l = :l"
+        if outcome:
+            names["#o"] = "outcome"
+            values[":o"] = {"S": outcome}
+            assignments += ", #o = :o"
+        if error:
+            values[":e"] = {"S": error}
+            update = f"SET {assignments}, #e = :e"
+        else:
+            update = f"SET {assignments} REMOVE #e"
+        try:
+            self._dynamodb.update_item(
+                TableName=self._table,
+                Key=self._key(event_id),
+                UpdateExpression=update,
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
+        except self._dynamodb.exceptions.ConditionalCheckFailedException:
+            raise KeyError(f"event {event_id} was never claimed") from None
 
     def get(self, event_id: str) -> EventRecord | None:
         response = self._dynamodb.get_item(

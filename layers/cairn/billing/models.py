@@ -38,6 +38,8 @@ class BillingItem(Model):
     version = NumberAttribute(null=True)
     lease_until = NumberAttribute(null=True)  # events: a delivery being handled holds it until then
     attempts = NumberAttribute(null=True)
+    outcome = UnicodeAttribute(null=True)  # events: what handling did, without personal data
+    error = UnicodeAttribute(null=True)  # events: the error type of the last failed attempt
     status_key = UnicodeAttribute(null=True)
     status_sort = UnicodeAttribute(null=True)
     by_status = EventsByStatus()
