@@ -22,6 +22,8 @@ from typing import Any
 
 from cairn import config
 from cairn.aws import AwsClients
+from cairn.billing.dunning import DEFAULT_TIMINGS
+from cairn.billing.settings import STRIPE_API
 from cairn.store.schema import table_shape
 from devkit.deployment import Deployment, UserPoolOutput
 from devkit.layers import LAMBDA_RUNTIME, layer_sources, publish_layers
@@ -75,11 +77,11 @@ class ProvisionTarget:
     functions_root: Path = PROJECT_ROOT / "functions"
     definitions_root: Path = PROJECT_ROOT / "stepfunctions"
     dependencies_dir: Path = DEPENDENCIES_DIR  # the dependency layer's content (external targets)
-    # The local fake Stripe (devkit/stripe_fake.py) billing's functions talk to; None: none runs,
-    # and billing's calls to Stripe fail with a message that says so.
-    stripe_api_base: str | None = None
+    # Where billing's functions send Stripe calls: the local fake (devkit/stripe_fake.py) in `cairn dev`
+    # and the tests; Stripe itself otherwise (unreachable offline: its calls fail saying so).
+    stripe_api_base: str = STRIPE_API
     billing_return_url: str = "http://127.0.0.1:8080/billing"
-    dunning_timings: str = ""  # "" is the dunning policy's own defaults (cairn.billing.dunning)
+    dunning_timings: str = DEFAULT_TIMINGS
 
     def name(self, key: str) -> str:
         """The resource name of declaration `key` in this stage."""
@@ -457,9 +459,10 @@ def function_environment(
     values.update({m.env: deployment.state_machines[m.name] for m in declarations.STATE_MACHINES})
     # Messages to patients go to the visible outbox (the documents bucket), never to SES or SNS.
     values.update({config.MESSAGE_DELIVERY: LOCAL_DELIVERY, config.MESSAGE_SENDER: LOCAL_SENDER})
-    # No Secrets Manager secret locally: Stripe's key and signing secret are the documented local
-    # defaults, set directly below for the functions that use Stripe.
-    values.update({config.STRIPE_SECRET_ID: "", config.STRIPE_API_BASE: target.stripe_api_base or "",
+    # The stage's secret name, never read locally: Stripe's key and signing secret are the documented
+    # local defaults, set directly below for the functions that use Stripe (they win over the secret).
+    values.update({config.STRIPE_SECRET_ID: target.name(declarations.STRIPE),
+                   config.STRIPE_API_BASE: target.stripe_api_base,
                    config.BILLING_RETURN_URL: target.billing_return_url,
                    config.DUNNING_TIMINGS: target.dunning_timings})
     if declarations.TENANT_DATA_ACCESS.name in deployment.roles:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from cairn.billing.dunning import DEFAULT_TIMINGS
 from cairn.messaging.config import Delivery
 from infra import names
 
@@ -45,9 +46,9 @@ class StageConfig:
     message_delivery: str = Delivery.OUTBOX.value
     message_sender: str = "reminders@cairn.invalid"
     # Billing (docs/billing.md): where Stripe Checkout returns the browser to (the clinic console),
-    # and the dunning timings ("" is cairn.billing.dunning.DunningPolicy's defaults).
+    # and the dunning timings (cairn.billing.dunning.DunningPolicy.parse).
     billing_return_url: str = "https://console.cairn.invalid/billing"
-    dunning_timings: str = ""
+    dunning_timings: str = DEFAULT_TIMINGS
 
     @classmethod
     def from_context(cls, name: str, stages: dict[str, Any] | None) -> StageConfig:

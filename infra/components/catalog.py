@@ -21,6 +21,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from cairn import config
+from cairn.billing.settings import STRIPE_API
 from cairn.crypto.keyring import TENANT_CONTEXT_KEY
 from cairn.messaging.config import Delivery
 from infra.components.buckets import bucket_name
@@ -147,8 +148,9 @@ class DataCatalog(Construct):
         values.update({config.MESSAGE_DELIVERY: self.stage.message_delivery,
                        config.MESSAGE_SENDER: self.stage.message_sender})
         values.update({declared.env: secret_name(self.stage, declared.key) for declared in SECRETS})
-        # Stripe itself in AWS (no base address override), and the stage's billing settings.
-        values.update({config.STRIPE_API_BASE: "", config.BILLING_RETURN_URL: self.stage.billing_return_url,
+        # Stripe itself in AWS, and the stage's billing settings.
+        values.update({config.STRIPE_API_BASE: STRIPE_API,
+                       config.BILLING_RETURN_URL: self.stage.billing_return_url,
                        config.DUNNING_TIMINGS: self.stage.dunning_timings})
         return values
 

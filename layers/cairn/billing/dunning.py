@@ -35,6 +35,9 @@ _UNITS = {"d": 86_400, "h": 3_600, "m": 60, "s": 1}
 TIMINGS = ("reminder", "grace", "suspended", "retention")
 
 
+DEFAULT_TIMINGS = "reminder=7d,grace=14d,suspended=30d,retention=90d"
+
+
 @dataclass(frozen=True)
 class DunningPolicy:
     """How long each phase lasts: a reminder `reminder` after the failure, suspension at `grace`,

@@ -13,6 +13,7 @@ from cairn import config
 from cairn.config import require
 from cairn.errors import ConfigurationError
 
+STRIPE_API = "https://api.stripe.com"  # the stripe library's own default base address
 SECRET_API_KEY = "api_key"  # noqa: S105 (the secret's field names, not secrets)
 SECRET_WEBHOOK_SECRET = "webhook_secret"  # noqa: S105
 
