@@ -34,7 +34,7 @@ from cairn.errors import (
     VersionConflict,
 )
 from cairn.fhir import rest
-from cairn.json_api import error_response, parse_body, responder
+from cairn.json_api import error_response, json_object, query_value, responder
 from cairn.observability import instrumented_api
 from multitenant.errors import InvalidOnboardingRequest, TenantAlreadyExists
 from multitenant.standing import TenantStanding
@@ -79,15 +79,11 @@ def desk() -> BillingDesk:
 
 
 def body() -> dict[str, object]:
-    parsed = parse_body(app.current_request.raw_body, MAX_BODY_BYTES)
-    if not isinstance(parsed, dict):
-        raise MalformedRequest("send a JSON object")
-    return parsed
+    return json_object(app.current_request.raw_body, MAX_BODY_BYTES)
 
 
 def query(name: str) -> str | None:
-    value = (app.current_request.query_params or {}).get(name)
-    return str(value) if value else None
+    return query_value(app.current_request.query_params, name)
 
 
 respond = responder(ERROR_STATUS, logger, metrics)

@@ -29,7 +29,7 @@ from cairn.errors import (
     Unauthenticated,
 )
 from cairn.fhir import rest
-from cairn.json_api import error_response, parse_body, responder
+from cairn.json_api import error_response, json_object, query_value, responder
 from cairn.labs.desk import LabDesk
 from cairn.labs.directory import LabNotFound
 from cairn.labs.intake import MAX_PAYLOAD_BYTES
@@ -76,16 +76,11 @@ def desk() -> LabDesk:
 
 
 def body() -> dict[str, object]:
-    parsed = parse_body(app.current_request.raw_body, MAX_JSON_BYTES)
-    if not isinstance(parsed, dict):
-        raise MalformedRequest("send a JSON object")
-    return parsed
+    return json_object(app.current_request.raw_body, MAX_JSON_BYTES)
 
 
 def query(name: str) -> str | None:
-    params = app.current_request.query_params or {}
-    value = params.get(name)
-    return str(value) if value else None
+    return query_value(app.current_request.query_params, name)
 
 
 respond = responder(ERROR_STATUS, logger, metrics)

@@ -24,7 +24,7 @@ from cairn.errors import (
     VersionConflict,
 )
 from cairn.fhir import rest
-from cairn.json_api import parse_body, responder
+from cairn.json_api import json_object, query_value, responder
 from cairn.observability import instrumented_api
 from cairn.reminders.desk import OutboxNotUsed, ReminderDesk, ReminderNotPossible
 from cairn.reminders.preferences import PreferencesNotPossible
@@ -67,16 +67,11 @@ def desk() -> ReminderDesk:
 
 
 def body() -> dict[str, object]:
-    parsed = parse_body(app.current_request.raw_body, MAX_JSON_BYTES)
-    if not isinstance(parsed, dict):
-        raise MalformedRequest("send a JSON object")
-    return parsed
+    return json_object(app.current_request.raw_body, MAX_JSON_BYTES)
 
 
 def query(name: str) -> str | None:
-    params = app.current_request.query_params or {}
-    value = params.get(name)
-    return str(value) if value else None
+    return query_value(app.current_request.query_params, name)
 
 
 @app.route("/reminders", methods=["POST"])

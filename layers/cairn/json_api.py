@@ -8,7 +8,7 @@ operator APIs share this one.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import wraps
 from typing import Any
 
@@ -31,6 +31,21 @@ def parse_body(raw: bytes | None, max_bytes: int) -> object:
         return json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise MalformedRequest("the body is not valid JSON") from exc
+
+
+def json_object(raw: bytes | None, max_bytes: int) -> dict[str, object]:
+    """The request body as a JSON object within `max_bytes` (parse_body's errors, or one saying
+    to send an object)."""
+    parsed = parse_body(raw, max_bytes)
+    if not isinstance(parsed, dict):
+        raise MalformedRequest("send a JSON object")
+    return parsed
+
+
+def query_value(params: Mapping[str, object] | None, name: str) -> str | None:
+    """One query-string parameter's value, or None when absent or empty."""
+    value = (params or {}).get(name)
+    return str(value) if value else None
 
 
 def error_response(exc: Exception, table: ErrorTable) -> tuple[int, dict[str, str]]:

@@ -268,7 +268,7 @@ class AppointmentBook:
             self._slot_write(old, visit, "free"),
             self._slot_write(slot, visit, "busy"),
         ]
-        written = self._commit("reschedule", appointment_id, [w for w in writes if w[0]], holds)
+        written = self._commit("reschedule", appointment_id, writes, holds)
         self._reminders.withdrawn(self.context, current)
         if written["status"] == "booked":
             self._reminders.booked(self.context, written)

@@ -15,7 +15,7 @@ from cairn.scheduling.clinic import ClinicSchedule
 from cairn.scheduling.slot_ids import SlotId
 from multitenant.context import Role
 from tests.unit.fakes import FakeAuditTrail, FakeRecords
-from tests.unit.scheduling.book_fakes import NOW, Clinic, FakeWorkingWeeks, appointment
+from tests.unit.scheduling.book_fakes import Clinic, FakeWorkingWeeks, appointment
 
 MONDAY = datetime(2026, 12, 7, 5, 0, tzinfo=UTC)  # Monday 00:00 in New York
 
@@ -340,4 +340,3 @@ def test_a_slot_reference_that_is_not_a_free_slot_id_is_refused(clinic: Clinic) 
         with pytest.raises(InvalidResource):
             clinic.book().book(appointment(str(reference), patient))
     assert SlotId.parse("Slot/s.202612071400.20", "x").end == datetime(2026, 12, 7, 14, 20, tzinfo=UTC)
-    assert NOW.tzinfo is UTC
