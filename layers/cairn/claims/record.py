@@ -16,7 +16,7 @@ from typing import Any
 from cairn.claims.model import Adjustment, ClaimPayment, LinePayment
 
 
-class ClaimStatus(StrEnum):
+class ClaimState(StrEnum):
     """A claim's place in its lifecycle (stepfunctions/claims.asl.json)."""
 
     CODED = "coded"  # the FHIR Claim exists; its workflow is starting
@@ -33,15 +33,15 @@ class ClaimStatus(StrEnum):
     @property
     def open(self) -> bool:
         """Still in accounts receivable: sent and not finally answered."""
-        return self in {ClaimStatus.SUBMITTED, ClaimStatus.ACCEPTED, ClaimStatus.ACKNOWLEDGED}
+        return self in {ClaimState.SUBMITTED, ClaimState.ACCEPTED, ClaimState.ACKNOWLEDGED}
 
     @property
     def resubmittable(self) -> bool:
         return self in {
-            ClaimStatus.SCRUB_FAILED,
-            ClaimStatus.REJECTED,
-            ClaimStatus.DENIED,
-            ClaimStatus.STALLED,
+            ClaimState.SCRUB_FAILED,
+            ClaimState.REJECTED,
+            ClaimState.DENIED,
+            ClaimState.STALLED,
         }
 
 
@@ -66,7 +66,7 @@ class ClaimEvent:
 class ClaimRecord:
     claim_id: str  # the FHIR Claim's id
     claim_number: str  # the clinic-visible number; CLM01 is claim_number + attempt suffix
-    status: ClaimStatus
+    status: ClaimState
     payer_id: str
     payer_name: str
     charge_cents: int
@@ -110,7 +110,8 @@ def encode(record: ClaimRecord) -> dict[str, Any]:
     raw = asdict(record)
     raw["status"] = str(record.status)
     raw["waiting"] = dict(record.waiting)
-    return _dates_to_text(raw)
+    encoded: dict[str, Any] = _dates_to_text(raw)
+    return encoded
 
 
 def _dates_to_text(value: Any) -> Any:
@@ -156,7 +157,7 @@ def decode(raw: Mapping[str, Any]) -> ClaimRecord:
     return ClaimRecord(
         **{
             **raw,
-            "status": ClaimStatus(raw["status"]),
+            "status": ClaimState(raw["status"]),
             "adjustments": _adjustments(raw.get("adjustments")),
             "remarks": tuple(raw.get("remarks") or ()),
             "problems": tuple(raw.get("problems") or ()),
