@@ -72,7 +72,7 @@ SCHEDULING_TYPES = ("Appointment", "Schedule", "Slot")
 # A clinic's fee schedule (cairn.billing): the codes it bills and their prices.
 FEE_SCHEDULE = "FeeSchedule"
 RESOURCE_TYPES: tuple[str, ...] = (
-    *SUPPORTED_TYPES, "Claim", FEE_SCHEDULE, USER, BREAK_GLASS_GRANT, LAB_MESSAGE, CLINIC_SETTINGS,
+    *SUPPORTED_TYPES, FEE_SCHEDULE, USER, BREAK_GLASS_GRANT, LAB_MESSAGE, CLINIC_SETTINGS,
     REMINDER, CONTACT_PREFERENCES, OUTBOX_MESSAGE,
 )
 LAB_RESULT_TYPES = frozenset({"Observation", "DiagnosticReport"})
@@ -115,6 +115,7 @@ PERMISSIONS: Mapping[Role, Mapping[str, frozenset[Action]]] = {
         **_grant("CRUDS", *CLINICAL_TYPES, "Communication", "Task"),
         **_grant("CRUS", "Appointment", "Questionnaire"),
         **_grant("CRS", "Provenance"),
+        **_grant("CRS", "Claim"),  # codes the visit they saw (diagnoses and services) for billing
         **_grant("RUS", LAB_MESSAGE),  # reconcile a result no patient matched
         **_grant("CRDS", REMINDER),
         **_grant("R", CONTACT_PREFERENCES),
@@ -145,6 +146,8 @@ PERMISSIONS: Mapping[Role, Mapping[str, frozenset[Action]]] = {
         **_grant("RS", PATIENT, "Encounter", "Condition", "Procedure", "Appointment",
                  "Practitioner", "PractitionerRole", "Organization", "Location"),
         **_grant("CRUS", "Coverage", "Claim", "Invoice"),
+        **_grant("RS", "ClaimResponse"),  # what payers answered: posted by the claims workflow
+        **_grant("RUS", "Task"),  # the claims worklist: failed scrubs, rejections, denials, timeouts
         **_grant("R", FEE_SCHEDULE),  # charges an encounter at the clinic's prices
         **_grant("CRDS", REMINDER),  # bill reminders
         **_grant("R", CONTACT_PREFERENCES),
@@ -153,7 +156,7 @@ PERMISSIONS: Mapping[Role, Mapping[str, frozenset[Action]]] = {
         # Only within their own compartment (see in_compartment); directory types in full.
         **_grant("RX", PATIENT),
         **_grant("R", "Coverage"),
-        **_grant("RS", *CLINICAL_TYPES, "Invoice", "AuditEvent", "Provenance",
+        **_grant("RS", *CLINICAL_TYPES, "Invoice", "Claim", "ClaimResponse", "AuditEvent", "Provenance",
                  "Practitioner", "PractitionerRole", "Organization", "Location", "Questionnaire",
                  "Schedule", "Slot"),
         **_grant("CRS", "Communication"),

@@ -3,7 +3,8 @@
 Every entry goes through the record service, like an API write: authorized, validated,
 audited, its references resolved inside the tenant. Nothing is dropped silently: each entry is
 created, found already imported ("existing"), rejected with its index and reason, or counted as
-skipped by resource type (types Cairn does not store, e.g. Claim, ExplanationOfBenefit).
+skipped by resource type (types Cairn does not import: ExplanationOfBenefit, which it does not
+store, and Claim, which only its claims workflow writes).
 
 References are resolved before anything is stored:
   - an entry's fullUrl (urn:uuid:..., or an absolute URL, whose "Type/id" tail other entries may
@@ -43,6 +44,7 @@ from urllib.parse import parse_qs
 
 from cairn.audit.events import AuditAction, AuditEvent, AuditOutcome
 from cairn.audit.trail import BaseAuditTrail
+from cairn.claims.guard import WORKFLOW_TYPES
 from cairn.errors import AccessDenied, CairnError, InvalidBundle, InvalidResource, ResourceConflict
 from cairn.fhir.references import RELATIVE_REFERENCE, find_references, rewrite_references
 from cairn.fhir.resource_types import PATIENT, STORED_TYPES
@@ -61,6 +63,10 @@ CONFLICT_REASON = (
     "an earlier import of this bundle key stored a different resource for this entry "
     "(was the bundle replaced, or does it repeat a fullUrl?); import it under a new key"
 )
+
+# What an import stores: every stored type but those only a workflow writes (a Synthea bundle's
+# Claims were never sent by this clinic: they are skipped like ExplanationOfBenefit).
+IMPORTED_TYPES: tuple[str, ...] = tuple(t for t in STORED_TYPES if t not in WORKFLOW_TYPES)
 
 
 @dataclass
@@ -197,7 +203,7 @@ class _Resolution:
 
     def _resolve_conditional(self, reference: str) -> None:
         resource_type, _, query = reference.partition("?")
-        if resource_type not in STORED_TYPES:
+        if resource_type not in IMPORTED_TYPES:
             return  # a type Cairn does not store: handled like a reference to a skipped entry
         try:
             search = parse_search(resource_type, parse_qs(query, keep_blank_values=True))
@@ -242,7 +248,7 @@ class _Resolution:
         else:
             match = RELATIVE_REFERENCE.fullmatch(reference)
             named = match["type"] if match else None
-        return named is not None and named.isalpha() and named[:1].isupper() and named not in STORED_TYPES
+        return named is not None and named.isalpha() and named[:1].isupper() and named not in IMPORTED_TYPES
 
 
 def import_bundle(records: RecordService, bundle: Mapping[str, Any], bundle_key: str) -> ImportSummary:
@@ -260,7 +266,7 @@ def import_bundle(records: RecordService, bundle: Mapping[str, Any], bundle_key:
             continue
         full_url = raw.get("fullUrl") if isinstance(raw.get("fullUrl"), str) else None
         resource_type = str(resource.get("resourceType", "unknown"))
-        if resource_type not in STORED_TYPES:
+        if resource_type not in IMPORTED_TYPES:
             summary.skipped[resource_type] += 1
             if full_url:
                 unstored[full_url] = index

@@ -10,6 +10,7 @@ from cairn.audit.trail import DynamoAuditTrail
 from cairn.aws import AwsClients, AwsSettings
 from cairn.break_glass import BreakGlass, DynamoBreakGlassLedger
 from cairn.bulk_export import BulkExportService, DynamoExportJobs, S3ExportFiles, StepFunctionsExportLauncher
+from cairn.claims.guard import guard_claim_change
 from cairn.clock import Clock, utc_now
 from cairn.config import BULK_EXPORT_STATE_MACHINE_ARN, DataSettings
 from cairn.crypto.cache import DataKeyCache
@@ -26,7 +27,12 @@ from multitenant.credentials import TenantClients, TenantDataScope
 from multitenant.standing import TenantStanding
 
 # Rules a type's writes obey on every path (update, patch, delete, transactions).
-WRITE_GUARDS = {"Composition": guard_note_change, "Appointment": guard_appointment_change}
+WRITE_GUARDS = {
+    "Composition": guard_note_change,
+    "Appointment": guard_appointment_change,
+    "Claim": guard_claim_change,
+    "ClaimResponse": guard_claim_change,
+}
 
 
 class ClinicalRuntime:

@@ -93,7 +93,7 @@ def test_relative_references_to_supported_types_name_their_target(reference, tar
 @pytest.mark.parametrize(
     "reference",
     [
-        "Claim/1",  # a type Cairn does not serve
+        "ExplanationOfBenefit/1",  # a type Cairn does not serve
         "observation/1",
         "Observation/",
         "Observation/1/2",
@@ -132,7 +132,7 @@ def test_relative_and_contained_references_raise_no_issue():
         ("https://other.example/fhir/Patient/1", "not-supported", "use a relative reference Type/id"),
         ("urn:uuid:1b2c", "not-found", "transaction Bundle"),
         ("Patient?identifier=urn:mrn|MRN-5521", "not-supported", "conditional references"),
-        ("Claim/1", "invalid", "Type one of Patient"),
+        ("ExplanationOfBenefit/1", "invalid", "Type one of Patient"),
         ("Patient/not_an_id", "invalid", "1 to 64 letters"),
         ("#missing", "not-found", "contained"),
     ],

@@ -102,7 +102,7 @@ def test_every_synthea_resource_of_a_stored_type_is_valid(synthea_bundles):
         validate_resource(resource, resource["resourceType"])
 
 
-@pytest.mark.parametrize("resource_type", ["Claim", "AuditEvent", "Bundle", "patient"])
+@pytest.mark.parametrize("resource_type", ["ExplanationOfBenefit", "AuditEvent", "Bundle", "patient"])
 def test_a_type_cairn_does_not_store_is_refused_with_the_supported_list(resource_type):
     error = invalid_as({"resourceType": resource_type}, resource_type)
     assert len(error.issues) == 1

@@ -68,6 +68,7 @@ EXPECTED: dict[Role, dict[str, set[Action]]] = {
         "Appointment": CRUS,
         "Questionnaire": CRUS,
         "Provenance": {C, R, S},
+        "Claim": {C, R, S},  # codes the visit
         "LabMessage": {R, U, S},
         **{t: RS for t in (*DIRECTORY, "Schedule", "Slot", "Group")},
         "Reminder": CRDS,
@@ -127,6 +128,8 @@ EXPECTED: dict[Role, dict[str, set[Action]]] = {
     Role.BILLING: {
         **{t: RS for t in ("Patient", "Encounter", "Condition", "Procedure", "Appointment", *DIRECTORY)},
         **{t: CRUS for t in ("Coverage", "Claim", "Invoice")},
+        "ClaimResponse": RS,
+        "Task": {R, U, S},  # the claims worklist
         "FeeSchedule": {R},
         "Reminder": CRDS,
         "ContactPreferences": {R},
@@ -144,6 +147,8 @@ EXPECTED: dict[Role, dict[str, set[Action]]] = {
             for t in (
                 *CLINICAL_TYPES,
                 "Invoice",
+                "Claim",
+                "ClaimResponse",
                 "AuditEvent",
                 "Provenance",
                 *DIRECTORY,

@@ -142,6 +142,12 @@ CLEAR_ELEMENTS: Mapping[str, frozenset[str]] = {
     # What a patient was charged for (line items), how much, when and the payments are PHI; the
     # status and the references that place the invoice stay clear.
     "Invoice": _clear("status", "subject", "recipient", "participant", "issuer", "account"),
+    # A claim's diagnoses, services, charges and dates of care are PHI; its status, kind and the
+    # references that place it (patient, clinic, payer, coverage) stay clear. Likewise what the
+    # payer answered: amounts, adjustments and remarks are PHI, the outcome is not.
+    "Claim": _clear("status", "type", "use", "patient", "provider", "insurer", "priority", "related"),
+    "ClaimResponse": _clear("status", "type", "use", "patient", "insurer", "requestor", "request",
+                            "outcome"),
 }
 
 

@@ -27,6 +27,8 @@ STORED_TYPES: tuple[str, ...] = (
     "Communication", "Task", "Questionnaire", "QuestionnaireResponse", "Composition",
     "Provenance", GROUP,
     "Invoice",  # patient bills (cairn.billing): issued, paid and refunded through /billing/invoices
+    # Insurance claims (cairn.claims): the coded encounter billed to a payer, and what it paid.
+    "Claim", "ClaimResponse",
 )
 # Served read-only from the audit trail (cairn.audit), never written through the FHIR API.
 READ_ONLY_TYPES: tuple[str, ...] = (AUDIT_EVENT,)
@@ -58,6 +60,8 @@ PATIENT_LINKS: Mapping[str, tuple[str, ...]] = {
     "Composition": ("subject",),
     "Provenance": ("target",),
     "Invoice": ("subject", "recipient"),
+    "Claim": ("patient",),
+    "ClaimResponse": ("patient",),
     GROUP: ("member.entity",),
 }
 # Types whose resources hold a single patient's data: in the patient's compartment, listed by

@@ -517,6 +517,21 @@ DECLARED: Mapping[str, list[SearchParameter]] = {
         reference("participant", "Invoice-participant", "Who took part in what was billed (the physician)",
                   "participant.actor", ("Practitioner", "PractitionerRole", "Organization")),
     ],
+    "Claim": [
+        _status("Claim"),
+        date("created", "Claim-created", "When the claim was created", "created"),
+        reference("encounter", "Claim-encounter", "The encounter the claim bills", "item.encounter",
+                  ("Encounter",)),
+        reference("insurer", "Claim-insurer", "The payer the claim is sent to", "insurer", ("Organization",)),
+        reference("provider", "Claim-provider", "The billing provider", "provider", PROVIDERS),
+    ],
+    "ClaimResponse": [
+        _status("ClaimResponse"),
+        reference("request", "ClaimResponse-request", "The claim it answers", "request", ("Claim",)),
+        token("outcome", "ClaimResponse-outcome", "The processing outcome", "outcome"),
+        date("created", "ClaimResponse-created", "When the answer was created", "created"),
+        reference("insurer", "ClaimResponse-insurer", "The payer that answered", "insurer", ("Organization",)),
+    ],
     "Coverage": [
         reference("beneficiary", "Coverage-beneficiary", "The covered patient", "beneficiary", (PATIENT,)),
         reference("payor", "Coverage-payor", "Who pays", "payor", (PATIENT, "Organization", "RelatedPerson")),
@@ -609,6 +624,6 @@ TIMELINE: Mapping[str, str] = {
     "MedicationStatement": "effective", "AllergyIntolerance": "date", "FamilyMemberHistory": "date",
     "ServiceRequest": "authored", "Composition": "date", "DocumentReference": "date", "Appointment": "date",
     "Slot": "start", "Communication": "sent", "Task": "authored-on", "QuestionnaireResponse": "authored",
-    "Provenance": "recorded", "Invoice": "date",
+    "Provenance": "recorded", "Invoice": "date", "Claim": "created", "ClaimResponse": "created",
 }
 

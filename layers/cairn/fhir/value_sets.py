@@ -123,6 +123,11 @@ REQUIRED_CODES: Mapping[str, Mapping[str, ValueSet]] = {
         "relatesTo.code": DOCUMENT_RELATIONSHIP,
     },
     "Coverage": {"status": _hl7("fm-status", "active", "cancelled", "draft", "entered-in-error")},
+    "Claim": {"status": _hl7("fm-status", "active", "cancelled", "draft", "entered-in-error"),
+              "use": _hl7("claim-use", "claim", "preauthorization", "predetermination")},
+    "ClaimResponse": {"status": _hl7("fm-status", "active", "cancelled", "draft", "entered-in-error"),
+                      "use": _hl7("claim-use", "claim", "preauthorization", "predetermination"),
+                      "outcome": _hl7("remittance-outcome", "queued", "complete", "error", "partial")},
     "Invoice": {
         "status": _hl7("invoice-status", "draft", "issued", "balanced", "cancelled", "entered-in-error"),
     },

@@ -588,13 +588,33 @@ class RecordService:
         write, audited once as `subtype` of Appointment `appointment_id`. The caller must be
         allowed to create (or update) the Appointment; the Slot it books is the book's own
         bookkeeping. Write guards are not asked: these are the writes they direct everyone to."""
+        action = AuditAction.CREATE if subtype == "book" else AuditAction.UPDATE
+        return self.commit_owned(subtype, "Appointment", appointment_id, writes, holds, action=action)
+
+    def commit_owned(
+        self,
+        subtype: str,
+        owner_type: str,
+        owner_id: str,
+        writes: Sequence[tuple[dict[str, Any], Mapping[str, Any] | None]],
+        holds: Sequence[Hold] = (),
+        *,
+        action: AuditAction | None = None,
+    ) -> list[dict[str, Any]]:
+        """The writes of the module that owns `owner_type` (the appointment book, the claims
+        workflow): each (resource, its current version or None) validated into a new version and
+        committed with `holds` in one atomic write, audited once as `subtype` of
+        `owner_type`/`owner_id`. The caller must be allowed to create (or update) resources of
+        `owner_type`; the others written with them are the owner's bookkeeping. Write guards are
+        not asked: these are the writes they direct everyone to. Audited as a create when it
+        creates the owner, an update otherwise, unless `action` says."""
 
         def commit() -> list[dict[str, Any]]:
             changes: list[Change] = []
             together = {f"{resource.get('resourceType')}/{resource.get('id')}" for resource, _ in writes}
             for resource, current in writes:
                 resource_type = str(resource.get("resourceType", ""))
-                if resource_type == "Appointment":
+                if resource_type == owner_type:
                     self._authorize(resource_type, Action.CREATE if current is None else Action.UPDATE)
                 resource_id = str(resource.get("id") or "")
                 new = self._new_version(resource_type, resource, resource_id, current, together.__contains__)
@@ -603,11 +623,14 @@ class RecordService:
             self.records.commit(changes, holds)
             return [change.resource for change in changes]
 
+        creates = any(
+            current is None and resource.get("resourceType") == owner_type for resource, current in writes
+        )
         return self._audited(
-            AuditAction.UPDATE if subtype != "book" else AuditAction.CREATE,
+            action or (AuditAction.CREATE if creates else AuditAction.UPDATE),
             subtype,
-            "Appointment",
-            appointment_id,
+            owner_type,
+            owner_id,
             None,
             commit,
         )
