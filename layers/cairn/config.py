@@ -96,6 +96,11 @@ BULK_EXPORT_STATE_MACHINE_ARN = "CAIRN_BULK_EXPORT_STATE_MACHINE_ARN"
 LAB_INBOX_BUCKET = "CAIRN_LAB_INBOX_BUCKET"
 LAB_INGESTION_STATE_MACHINE_ARN = "CAIRN_LAB_INGESTION_STATE_MACHINE_ARN"
 
+# Claims (cairn.claims): the bucket the clearinghouse drops 999, 277CA and 835 files into, and
+# the claims workflow (stepfunctions/claims.asl.json), which the clearinghouse inbox resumes.
+CLEARINGHOUSE_INBOX_BUCKET = "CAIRN_CLEARINGHOUSE_INBOX_BUCKET"
+CLAIMS_STATE_MACHINE_ARN = "CAIRN_CLAIMS_STATE_MACHINE_ARN"
+
 # Reminders (cairn.reminders, cairn.messaging): the workflow the appointment book and the
 # reminders API start; how messages leave ("outbox": the documents bucket, "aws": SES and SNS);
 # the SES identity emails are sent from (required with "aws").

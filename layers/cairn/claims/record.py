@@ -91,6 +91,10 @@ class ClaimRecord:
     waiting: Mapping[str, str] = field(default_factory=dict)  # "999" | "277CA" | "835" -> task token
     remittances: tuple[Posted, ...] = ()
     events: tuple[ClaimEvent, ...] = ()
+    # What came back for the latest submission: "999" | "277CA" -> accepted | rejected, "835" -> the
+    # trace number posted. An answer that arrives before its workflow waits is kept here.
+    received: Mapping[str, str] = field(default_factory=dict)
+    overdue: int = 0  # reminders sent that an answer is late, for the latest submission
 
     def with_event(self, at: str, what: str, detail: str = "", **changes: Any) -> ClaimRecord:
         return replace(self, events=(*self.events, ClaimEvent(at, what, detail)), **changes)
@@ -110,6 +114,7 @@ def encode(record: ClaimRecord) -> dict[str, Any]:
     raw = asdict(record)
     raw["status"] = str(record.status)
     raw["waiting"] = dict(record.waiting)
+    raw["received"] = dict(record.received)
     encoded: dict[str, Any] = _dates_to_text(raw)
     return encoded
 
@@ -162,6 +167,7 @@ def decode(raw: Mapping[str, Any]) -> ClaimRecord:
             "remarks": tuple(raw.get("remarks") or ()),
             "problems": tuple(raw.get("problems") or ()),
             "waiting": dict(raw.get("waiting") or {}),
+            "received": dict(raw.get("received") or {}),
             "remittances": tuple(
                 Posted(**{**posted, "payment": _payment(posted["payment"])})
                 for posted in raw.get("remittances") or ()
