@@ -93,12 +93,16 @@ class Icd10Codes:
         category = self._category(bare)
         if category is not None:
             kind = "category" if len(bare) == 3 else "subcategory"
-            return f"{shown} is a {kind} ({category.description}), not a billable code; " + _choices(category)
+            return f"{shown} is a {kind} ({category.description}), not a billable code: " + _choices(category)
         for length in range(len(bare) - 1, 2, -1):
+            billable = self._billable.get(bare[:length])
+            if billable is not None:
+                prefix = dotted(bare[:length])
+                return f"{shown} is not in {self.version}: {prefix} ({billable}) is billable as it is"
             parent = self._category(bare[:length])
             if parent is not None:
                 under = f"{dotted(bare[:length])} ({parent.description})"
-                return f"{shown} is not in {self.version}; " + _choices(parent, under)
+                return f"{shown} is not in {self.version}: " + _choices(parent, under)
         return f"{shown} is not in {self.version}: check the code ({EXAMPLE})"
 
     def _category(self, bare: str) -> _Category | None:
@@ -113,8 +117,8 @@ def _choices(category: _Category, under: str = "it") -> str:
     if category.count == 1:
         return f"the billable code under {under} is {dotted(category.first)}"
     return (
-        f"billable codes under {under}: {dotted(category.first)} to {dotted(category.last)} "
-        f"({category.count:,} codes); choose the most specific one"
+        f"choose the most specific of the {category.count:,} billable codes under {under}, "
+        f"{dotted(category.first)} to {dotted(category.last)}"
     )
 
 
