@@ -33,6 +33,7 @@ class Access(StrEnum):
     ADMINISTER_USERS = "administer_users"  # user pools: create, change, disable users and groups
     MANAGE_USAGE_KEYS = "manage_usage_keys"  # USAGE_KEYS: tenants' API keys in the tier usage plans
     SEND = "send"  # MESSAGING: email through SES and SMS through SNS, where the stage delivers through AWS
+    RESUME = "resume"  # state machines: answer the task tokens its waiting states handed out
 
 
 @dataclass(frozen=True)
@@ -219,6 +220,11 @@ BUCKETS: tuple[BucketDeclaration, ...] = (
                       "HL7 v2 files labs drop for a clinic under tenants/<tenant id>/<lab>/; each object "
                       "starts the lab-ingestion workflow, which moves it into the clinic's encrypted store",
                       notifies="lab-inbox"),
+    BucketDeclaration("clearinghouse-inbox", config.CLEARINGHOUSE_INBOX_BUCKET,
+                      "X12 999, 277CA and 835 files the clearinghouse drops for a clinic under "
+                      "tenants/<tenant id>/; each object is matched to its claims, resumes their workflows "
+                      "and is moved to the clinic's processed or quarantine folder",
+                      notifies="clearinghouse-inbox"),
     BucketDeclaration("audit", None, "server access logs of the other buckets",
                       encryption_key=None, receives_access_logs=True),
 )
@@ -351,6 +357,32 @@ FUNCTIONS: tuple[FunctionDeclaration, ...] = (
               "audit": Access.APPEND, STRIPE: Access.READ},
         memory_mb=256, timeout_seconds=30,
     ),
+    FunctionDeclaration(
+        name="claims-api", source="claims_api", handler="app.app",
+        description="the claims API (Chalice): code an encounter into a claim, the claims worklist, resubmit "
+                    "and void, the clearinghouse files, reports, the clinic's claims settings",
+        # documents: the clinic's clearinghouse folders (read); the inbox: a file handed in by hand.
+        uses={"clinical": Access.READ_WRITE, "audit": Access.APPEND, "data": Access.ENCRYPT_DECRYPT,
+              "documents": Access.READ, "clearinghouse-inbox": Access.APPEND, "claims": Access.START},
+    ),
+    FunctionDeclaration(
+        name="claims", source="claims", handler="handler.handler",
+        description="the steps of the claims workflow: build, scrub, generate and validate the 837P, submit, "
+                    "wait for the 999, 277CA and 835, post, and the billing Tasks of what went wrong",
+        # documents: the clinic's clearinghouse outbox; claims: an answer that came before its wait.
+        uses={"clinical": Access.READ_WRITE, "audit": Access.APPEND, "data": Access.ENCRYPT_DECRYPT,
+              "documents": Access.READ_WRITE, "claims": Access.RESUME},
+        timeout_seconds=60, memory_mb=1024,  # pyx12 validation of the generated file
+    ),
+    FunctionDeclaration(
+        name="clearinghouse-inbox", source="clearinghouse_inbox", handler="handler.handler",
+        description="reads each 999, 277CA and 835 file dropped in the clearinghouse inbox, matches it "
+                    "to its claims, resumes their workflows, files it processed or quarantined with reasons",
+        # clinical: the claims ledger only (no FHIR record is read or written here).
+        uses={"clinical": Access.READ_WRITE, "audit": Access.APPEND, "documents": Access.READ_WRITE,
+              "clearinghouse-inbox": Access.READ_WRITE, "claims": Access.RESUME},
+        memory_mb=512, timeout_seconds=120,
+    ),
 )
 
 APIS: tuple[ApiDeclaration, ...] = (
@@ -360,6 +392,7 @@ APIS: tuple[ApiDeclaration, ...] = (
     ApiDeclaration(function="reminders-api", app_module="functions.reminders_api.app",
                    authorizer="authorizer"),
     ApiDeclaration(function="user-admin", app_module="functions.user_admin.app", authorizer="authorizer"),
+    ApiDeclaration(function="claims-api", app_module="functions.claims_api.app", authorizer="authorizer"),
     # Signup is public: the clinic has no account yet (infra/components/rest_api.py says why).
     ApiDeclaration(function="billing-api", app_module="functions.billing_api.app", authorizer="authorizer",
                    public_paths=("/billing/signup",)),
@@ -415,6 +448,16 @@ STATE_MACHINES: tuple[StateMachineDeclaration, ...] = (
         env=config.REMINDERS_STATE_MACHINE_ARN,
         substitutions={"RemindersFunctionArn": "function:reminders"},
         invokes=("reminders",),
+    ),
+    StateMachineDeclaration(
+        name="claims", definition="claims.asl.json",
+        description="a claim from a coded, signed encounter to its remittance: build, scrub (failures on a "
+                    "billing Task), X12 837P validated and submitted, wait for the 999, 277CA and 835 "
+                    "(timeouts on a Task), post payments and the patient's share; rejections and denials "
+                    "on a Task",
+        env=config.CLAIMS_STATE_MACHINE_ARN,
+        substitutions={"ClaimsFunctionArn": "function:claims"},
+        invokes=("claims",),
     ),
     StateMachineDeclaration(
         name="dunning", definition="dunning.asl.json",

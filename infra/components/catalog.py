@@ -177,6 +177,9 @@ class DataCatalog(Construct):
                     # Describe: a repeated start asks whether the execution of its name still runs.
                     actions=["states:StopExecution", "states:DescribeExecution"],
                     resources=[executions_arn(self, self.stage, resource)]))
+            elif resource in self.state_machine_arns and access is Access.RESUME:
+                # SendTaskSuccess, SendTaskFailure and SendTaskHeartbeat on the one state machine.
+                self._state_machine(resource).grant_task_response(grantee)
             elif resource == MESSAGING and access in (Access.SEND, Access.READ):
                 if access is Access.SEND and self.stage.message_delivery == Delivery.AWS.value:
                     self._grant_messaging(grantee)

@@ -1,9 +1,10 @@
 """Where claims leave and answers arrive: the clearinghouse seam.
 
-Outbound, `BaseClearinghouse.submit` hands an 837P file to the clinic's clearinghouse. Here that
-is the clinic's S3 outbox (documents bucket, tenants/<tenant>/clearinghouse/outbox/<file>), which
-the clearinghouse's SFTP or API connector picks up from; a direct SFTP or HTTPS submission
-implements the same method (docs/claims.md says what it needs).
+Outbound, each validated 837P is kept in the clinic's generated/ folder (`stage`), then
+`submit` hands it to the clinic's clearinghouse. Here that is the clinic's S3 outbox (documents
+bucket, tenants/<tenant>/clearinghouse/outbox/<file>), which the clearinghouse's SFTP or API
+connector picks up from; a direct SFTP or HTTPS submission implements the same `submit`
+(docs/claims.md says what it needs).
 
 Inbound, the clearinghouse drops 999, 277CA and 835 files into the clearinghouse-inbox bucket at
 tenants/<tenant>/<file>: the key alone says whose file it is. Each file is moved, once read, to
@@ -24,7 +25,7 @@ from multitenant.context import TENANT_ID_PATTERN
 
 X12_MEDIA_TYPE = "application/edi-x12"
 INBOX_PREFIX = "tenants/"
-FOLDERS = ("outbox", "processed", "quarantine")
+FOLDERS = ("generated", "outbox", "processed", "quarantine")
 
 
 def clinic_key(tenant_id: str, folder: str, name: str) -> str:
@@ -68,8 +69,12 @@ class BaseClearinghouse(abc.ABC):
         self.tenant_id = tenant_id
 
     @abc.abstractmethod
-    def submit(self, name: str, text: str) -> str:
-        """Hand the 837P `text` to the clearinghouse as `name`; where it went. Submitting the same
+    def stage(self, name: str, text: str) -> str:
+        """Keep the validated 837P `text` as `name` in the clinic's generated/ folder; its key."""
+
+    @abc.abstractmethod
+    def submit(self, name: str) -> str:
+        """Hand the staged file `name` to the clearinghouse; where it went. Submitting the same
         name again replaces it (a retried step sends the same file)."""
 
     @abc.abstractmethod
@@ -99,9 +104,20 @@ class S3Clearinghouse(BaseClearinghouse):
         self._documents = documents_bucket
         self._inbox = inbox_bucket
 
-    def submit(self, name: str, text: str) -> str:
-        key = clinic_key(self.tenant_id, "outbox", name)
+    def stage(self, name: str, text: str) -> str:
+        key = clinic_key(self.tenant_id, "generated", name)
         self._s3.put_object(Bucket=self._documents, Key=key, Body=text.encode(), ContentType=X12_MEDIA_TYPE)
+        return key
+
+    def submit(self, name: str) -> str:
+        key = clinic_key(self.tenant_id, "outbox", name)
+        self._s3.copy_object(
+            Bucket=self._documents,
+            Key=key,
+            CopySource={"Bucket": self._documents, "Key": clinic_key(self.tenant_id, "generated", name)},
+            ContentType=X12_MEDIA_TYPE,
+            MetadataDirective="REPLACE",
+        )
         return key
 
     def read_inbox(self, key: str) -> bytes:

@@ -95,6 +95,7 @@ class ClaimRecord:
     # trace number posted. An answer that arrives before its workflow waits is kept here.
     received: Mapping[str, str] = field(default_factory=dict)
     overdue: int = 0  # reminders sent that an answer is late, for the latest submission
+    pending: tuple[Posted, ...] = ()  # 835 claim payments received, for the workflow to post
 
     def with_event(self, at: str, what: str, detail: str = "", **changes: Any) -> ClaimRecord:
         return replace(self, events=(*self.events, ClaimEvent(at, what, detail)), **changes)
@@ -158,6 +159,10 @@ def _payment(raw: Mapping[str, Any]) -> ClaimPayment:
     )
 
 
+def _posted(raw: Any) -> tuple[Posted, ...]:
+    return tuple(Posted(**{**posted, "payment": _payment(posted["payment"])}) for posted in raw or ())
+
+
 def decode(raw: Mapping[str, Any]) -> ClaimRecord:
     return ClaimRecord(
         **{
@@ -168,10 +173,8 @@ def decode(raw: Mapping[str, Any]) -> ClaimRecord:
             "problems": tuple(raw.get("problems") or ()),
             "waiting": dict(raw.get("waiting") or {}),
             "received": dict(raw.get("received") or {}),
-            "remittances": tuple(
-                Posted(**{**posted, "payment": _payment(posted["payment"])})
-                for posted in raw.get("remittances") or ()
-            ),
+            "remittances": _posted(raw.get("remittances")),
+            "pending": _posted(raw.get("pending")),
             "events": tuple(ClaimEvent(**event) for event in raw.get("events") or ()),
         }
     )
