@@ -61,6 +61,7 @@ class Person:
 class Payer:
     name: str
     payer_id: str  # the payer's id at the clearinghouse (NM109 of loop 2010BB)
+    filing_indicator: str = "CI"  # SBR09: CI commercial, MB Medicare Part B, MC Medicaid, HM HMO, ...
 
 
 @dataclass(frozen=True)
