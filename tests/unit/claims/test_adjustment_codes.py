@@ -13,11 +13,12 @@ from cairn.claims.adjustment_codes import (
     reason_text,
 )
 
-COMMON_REASONS = (
+# The codes a small practice meets most, written as one checks them against a code table.
+COMMON_REASONS = (  # noqa: SIM905
     "1 2 3 4 5 6 11 16 18 22 23 24 26 27 29 31 45 50 96 97 109 119 129 140 146 151 167 170 181 182 "
     "185 197 204 222 227 234 236 242 251 252 253"
 ).split()
-COMMON_REMARKS = (
+COMMON_REMARKS = (  # noqa: SIM905
     "M15 M20 M51 M76 M77 MA04 MA18 MA130 N4 N19 N20 N30 N56 N115 N130 N290 N362 N386 N432 N522"
 ).split()
 
