@@ -443,11 +443,12 @@ def patient_share_invoice(
         "totalNet": money(total),
         "totalGross": money(total),
         "paymentTerms": f"Due by {due.isoformat()}",
-        "extension": [
-            {"url": ENCOUNTER_EXTENSION, "valueReference": {"reference": f"Encounter/{encounter_id}"}},
-            {"url": DUE_EXTENSION, "valueDate": due.isoformat()},
-        ],
+        "extension": [{"url": DUE_EXTENSION, "valueDate": due.isoformat()}],
     }
+    if encounter_id:  # a claim coded without an encounter bills without the link
+        invoice["extension"].insert(
+            0, {"url": ENCOUNTER_EXTENSION, "valueReference": {"reference": f"Encounter/{encounter_id}"}}
+        )
     physician = _physician(claim)
     if physician:
         invoice["participant"] = [{"role": {"text": "physician"}, "actor": physician}]

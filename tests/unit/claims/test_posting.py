@@ -9,7 +9,7 @@ from datetime import date
 
 import pytest
 
-from cairn.billing.invoices import view
+from cairn.billing.invoices import DUE_EXTENSION, ENCOUNTER_EXTENSION, view
 from cairn.claims.model import Adjustment, ClaimPayment, LinePayment
 from cairn.claims.posting import (
     CARC_SYSTEM,
@@ -491,6 +491,18 @@ def test_the_patients_coinsurance_is_an_invoice_billing_reads_with_the_amount_du
         {"code": "99213", "display": "Coinsurance for 99213 on 2026-11-02", "quantity": 1, "amount": 20.0}
     ]
     assert view(stored(invoice), date(2027, 1, 1)).status == "overdue"
+    assert invoice["extension"][0] == {
+        "url": ENCOUNTER_EXTENSION,
+        "valueReference": {"reference": "Encounter/enc1"},
+    }
+
+
+def test_a_claim_without_an_encounter_bills_without_the_encounter_link():
+    invoice = patient_share_invoice(CLAIM, "", "C-1001", posted(paid_with_coinsurance()), date(2026, 12, 1))
+
+    assert invoice is not None
+    validate_resource(invoice, "Invoice")
+    assert [extension["url"] for extension in invoice["extension"]] == [DUE_EXTENSION]
 
 
 def test_deductible_and_copay_are_a_line_each_and_add_up():
