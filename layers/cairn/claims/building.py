@@ -243,6 +243,7 @@ def submission_from(
         rendering=_practitioner(rendering) if rendering is not None else None,
         place_of_service=claim_place,
         payer_claim_number=_related_payer_claim_number(claim),
+        claim_total_cents=_cents(claim["total"]) if isinstance(claim.get("total"), Mapping) else None,
     )
 
 

@@ -102,6 +102,7 @@ class ClaimSubmission:
     frequency: str = ORIGINAL
     payer_claim_number: str = ""  # the payer's number of the claim a replacement or void names
     onset: date | None = None
+    claim_total_cents: int | None = None  # the FHIR Claim's stated total; the scrub checks it is the sum
 
     @property
     def total_charge_cents(self) -> int:
