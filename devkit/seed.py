@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from cairn.aws import AwsClients
+from devkit.claims_demo import seed_claims
 from devkit.demo_data import demo_patient_bundle
 from devkit.deployment import Deployment, UserPoolOutput
 from devkit.lab_demo import seed_lab_results, wait_for_lab_workflows
@@ -89,6 +90,7 @@ def seed(clients: AwsClients, deployment: Deployment, synthea_dir: Path = SYNTHE
             link_patient_user(clients, deployment, tenant.tenant_id, patients[0])
         report.failures += seed_labs(clients, deployment, tenant.tenant_id, patients)
         report.failures += seed_schedule(clients, deployment, tenant.tenant_id, patients)
+        report.failures += seed_claims_demo(clients, deployment, tenant.tenant_id, patients, deadline)
     report.failures += wait_for_lab_workflows(clients, deployment, deadline)
     deployment.demo_password = DEMO_PASSWORD
     return report
@@ -113,6 +115,18 @@ def seed_schedule(
         seed_calendar(clients, deployment, tenant_id, patients)
     except Exception as exc:  # the demo goes on without a calendar; the banner names the failure
         return [f"{tenant_id}: demo calendar not seeded ({type(exc).__name__}: {exc})"]
+    return []
+
+
+def seed_claims_demo(
+    clients: AwsClients, deployment: Deployment, tenant_id: str, patients: list[str], deadline: float
+) -> list[str]:
+    """The demo claims (devkit/claims_demo.py); a line if that failed (the rest of the demo still
+    works without claims)."""
+    try:
+        seed_claims(clients, deployment, tenant_id, patients, deadline)
+    except Exception as exc:  # the demo goes on without claims; the banner names the failure
+        return [f"{tenant_id}: demo claims not seeded ({type(exc).__name__}: {exc})"]
     return []
 
 

@@ -31,7 +31,7 @@ from cairn.claims.x12.validation import validate_837p
 from cairn.clock import Clock, fhir_instant, utc_now
 from cairn.errors import CairnError, ResourceGone, ResourceNotFound
 from cairn.fhir.search import parse_search
-from cairn.notes import SIGNED_STATUSES
+from cairn.notes import is_signed
 from cairn.records.service import RecordService
 
 OVERDUE_REMINDERS = 3  # Tasks saying an answer is late before the claim counts as stalled
@@ -342,7 +342,7 @@ class ClaimSteps:
             notes = self._records.search(
                 parse_search("Composition", {"encounter": [f"Encounter/{encounter['id']}"]})
             ).resources
-            signed = any(note.get("status") in SIGNED_STATUSES for note in notes)
+            signed = any(is_signed(note) for note in notes)
         return ClaimParts(
             claim=claim,
             encounter=encounter,
