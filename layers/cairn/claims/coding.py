@@ -130,7 +130,8 @@ def parse_coding(raw: object, icd10: Icd10Codes, fees: FeeSchedule) -> Encounter
         raise MalformedRequest(f"send the coding as a JSON object: {EXAMPLE}")
     problems: list[str] = []
     diagnoses = _diagnoses(raw.get("diagnoses"), icd10, problems)
-    services = _services(raw.get("services"), len(diagnoses), fees, problems)
+    # With no usable diagnoses list, pointers cannot be checked against it: that one problem is named.
+    services = _services(raw.get("services"), len(diagnoses) or None, fees, problems)
     place = raw.get("place_of_service", DEFAULT_PLACE_OF_SERVICE)
     if not isinstance(place, str) or place not in PLACES_OF_SERVICE:
         problems.append("place_of_service must be a CMS place of service code: two digits, e.g. 11 office")
@@ -161,7 +162,9 @@ def _diagnoses(raw: object, icd10: Icd10Codes, problems: list[str]) -> list[str]
     return codes
 
 
-def _services(raw: object, diagnoses: int, fees: FeeSchedule, problems: list[str]) -> list[CodedService]:
+def _services(
+    raw: object, diagnoses: int | None, fees: FeeSchedule, problems: list[str]
+) -> list[CodedService]:
     if not isinstance(raw, list) or not 1 <= len(raw) <= MAX_SERVICES:
         problems.append(
             f'services must be a list of 1 to {MAX_SERVICES} {{"code", "units", "diagnoses"}} objects'
@@ -203,7 +206,7 @@ def _modifiers(raw: object, where: str, problems: list[str]) -> tuple[str, ...]:
     return tuple(modifiers)
 
 
-def _pointers(raw: object, diagnoses: int, where: str, problems: list[str]) -> tuple[int, ...]:
+def _pointers(raw: object, diagnoses: int | None, where: str, problems: list[str]) -> tuple[int, ...]:
     if not isinstance(raw, list) or not 1 <= len(raw) <= MAX_POINTERS:
         problems.append(
             f"{where}.diagnoses must be a list of 1 to {MAX_POINTERS} positions in diagnoses (1 is the first)"
@@ -214,7 +217,7 @@ def _pointers(raw: object, diagnoses: int, where: str, problems: list[str]) -> t
         at = f"{where}.diagnoses[{index}]"
         if isinstance(pointer, bool) or not isinstance(pointer, int) or pointer < 1:
             problems.append(f"{at} must be a position in diagnoses: 1 for the first")
-        elif pointer > diagnoses:
+        elif diagnoses is not None and pointer > diagnoses:
             problems.append(f"{at} points at diagnosis {pointer}; the claim has {diagnoses}")
         elif pointer in pointers:
             problems.append(f"{at} repeats diagnosis {pointer}")
