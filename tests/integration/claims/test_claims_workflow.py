@@ -193,7 +193,7 @@ def test_an_answer_that_never_comes_becomes_a_task_then_a_stalled_claim(clinic: 
     context = TenantContext(clinic.tenant_id, "biller-2", Role.BILLING)
     desk = services.desk(context)
     ports = dataclasses.replace(
-        desk._ports,  # noqa: SLF001 - the test's one change: waits of seconds instead of days
+        desk._ports,  # the test's one change: waits of seconds instead of days
         start=lambda t, c, a, m, _timeouts: services.workflow.start(
             t, c, a, m, {"acknowledgement": 1, "remittance": 1}
         ),
