@@ -12,6 +12,7 @@ and, where the patient is a dependent, the subscriber's address, birth date and 
 sends them only when the patient is the subscriber: read back as no address, date.min and "U").
 SBR04 (the plan name) is sent only where there is no group number (SBR03), as the TR3 says. A
 line's place of service is sent only where it differs from the claim's. Text is upper case.
+Each line's REF*6R (line item control number) is its LX number, which an 835 SVC echoes back.
 """
 
 from __future__ import annotations
@@ -279,6 +280,7 @@ def _claim(claim: ClaimSubmission) -> list[BodySegment]:
             )
         )
         body.append(("DTP", ["472", "D8", d8(line.service_date)]))
+        body.append(("REF", ["6R", str(line.sequence)]))
     return body
 
 
