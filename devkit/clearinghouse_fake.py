@@ -10,8 +10,9 @@ creation time, and:
 - answer_277ca gives each claim a loop 2200D: accepted into adjudication (A2:20) with a payer
   claim number REF*1K of the 837's ISA13 and the claim's position (0000000420001 for the first
   claim of interchange 42), or, for the CLM01s in `rejected`, A7:21 with the reason as STC12;
-- answer_835 pays each claim of one payer: per line, allowed 80% of the charge (to the cent,
-  half up), CO-45 the other 20%, PR-2 coinsurance 20% of the allowed, paid the rest; the CLP
+- answer_835 pays each claim (all of one payer and one billing provider): per line, allowed 80%
+  of the charge (to the cent, half up), CO-45 the other 20%, PR-2 coinsurance 20% of the
+  allowed, paid the rest; the CLP
   sums its lines and BPR02 the CLPs; each SVC echoes the 837's REF*6R (the line's LX number). The
   CLM01s in `denied` get CLP02 4, CO-<CARC> of each line's whole charge and nothing paid. The
   trace number is EFT plus the ISA13; the payment is dated 14 days after the 837 was made.
@@ -197,8 +198,8 @@ def answer_835(
     interchange, claims = _inbound(outbound_837_text)
     paid_on = payment_date or (_created(interchange).date() + timedelta(days=14))
     payer = claims[0].payer
-    if any(claim.payer.payer_id != payer.payer_id for claim in claims):
-        raise ValueError("the fake pays one payer's claims per 835: split the 837P by payer")
+    if any(claim.payer.payer_id != payer.payer_id or claim.billing != claims[0].billing for claim in claims):
+        raise ValueError("the fake pays one payer's claims of one billing provider per 835: split the 837P")
     details: list[BodySegment] = [("LX", ["1"])]
     total = 0
     for index, claim in enumerate(claims, start=1):

@@ -109,7 +109,8 @@ def test_names_are_written_upper_case() -> None:
         ),
         (
             replace(factory.self_claim(), billing=replace(factory.CLINIC, tax_id="")),
-            "claim CRN-0001: the billing provider needs an address (2010AA N3/N4) and a tax id (2010AA REF*EI)",
+            "claim CRN-0001: the billing provider needs an address (2010AA N3/N4) "
+            "and a tax id (2010AA REF*EI)",
         ),
         (
             replace(
@@ -169,7 +170,8 @@ def test_validation_refuses_a_file_that_is_not_an_837p() -> None:
         validate_837p(answer_999(write_837p(interchange(), [factory.self_claim()]).text))
 
     assert raised.value.reason == (
-        "the functional group at segment 2 is not an 837P 005010X222A1 (GS01 must be HC and GS08 005010X222A1)"
+        "the functional group at segment 2 is not an 837P 005010X222A1 "
+        "(GS01 must be HC and GS08 005010X222A1)"
     )
 
 
@@ -215,7 +217,8 @@ def test_a_public_sample_837p_is_read(x12_sample) -> None:  # type: ignore[no-un
         "JS00111223333",
         "19",
     )
-    assert claim.patient is not None and claim.patient.birth_date == date(1973, 5, 1)
+    assert claim.patient is not None
+    assert claim.patient.birth_date == date(1973, 5, 1)
     assert [(line.code, line.charge_cents, line.diagnosis_pointers) for line in claim.lines] == [
         ("99213", 4000, (1,)),
         ("87070", 1500, (1,)),
@@ -232,5 +235,6 @@ def test_the_cob_sample_837p_reads_its_own_claim_and_not_the_other_payers(x12_sa
         "102200221B1",
         "10234",
     )
-    assert claim.rendering is not None and claim.rendering.npi == "9090909090"
+    assert claim.rendering is not None
+    assert claim.rendering.npi == "9090909090"
     assert [(line.code, line.modifiers) for line in claim.lines] == [("99203", ("25",))]
