@@ -144,7 +144,9 @@ def build(target: Path = TARGET) -> tuple[int, int, bool]:
     billable, parents = columns(tabular_tree(tabular, confirmed_codes(code_list)))
     body = gzipped(lookup_text(VERSION, billable, parents))
     unchanged = target.is_file() and target.read_bytes() == body
-    if not unchanged:
+    if unchanged:
+        target.touch()  # make compares times: an unchanged lookup is still up to date
+    else:
         target.parent.mkdir(parents=True, exist_ok=True)
         partial = target.with_suffix(".partial")
         partial.write_bytes(body)
