@@ -16,9 +16,8 @@ from aws_lambda_powertools.utilities.data_classes import S3Event
 
 from cairn.audit.events import AuditAction, AuditEvent, AuditOutcome
 from cairn.claims.clearinghouse import inbox_file
-from cairn.claims.services import ClaimServices
+from cairn.claims.services import InboxServices
 from cairn.errors import MalformedRequest
-from cairn.runtime import ClinicalRuntime
 from multitenant.context import TenantContext
 
 ACTOR = "clearinghouse-inbox"
@@ -28,9 +27,9 @@ metrics = Metrics(namespace="Cairn", service=ACTOR)
 
 
 @cache
-def services() -> ClaimServices:
+def services() -> InboxServices:
     """Built once per process (cold start)."""
-    return ClaimServices(ClinicalRuntime.from_environ(os.environ), os.environ)
+    return InboxServices(os.environ)
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -53,7 +52,7 @@ def handler(event: dict[str, Any], _context: Any) -> dict[str, Any]:
             ignored += 1
             continue
         outcome = AuditOutcome.MINOR_FAILURE if received.reasons else AuditOutcome.SUCCESS
-        services().clinical.audit_trail(context).record(
+        services().audit_trail(context).record(
             AuditEvent(
                 AuditAction.EXECUTE,
                 f"receive-{received.kind}",

@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from functools import cached_property
 
 from cairn import config
+from cairn.audit.trail import DynamoAuditTrail
+from cairn.aws import AwsClients, AwsSettings
 from cairn.billing.fee_schedule import DynamoFeeSchedules
 from cairn.claims.clearinghouse import S3Clearinghouse
 from cairn.claims.desk import SETTINGS_KEY, ClaimDesk, ClaimDeskPorts
@@ -110,7 +112,32 @@ class ClaimServices:
             self._clock,
         )
 
+
+class InboxServices:
+    """What the clearinghouse inbox function needs, and no more: the claims ledger, the
+    clinic's clearinghouse folders, the workflow's task tokens and the audit trail (it reads no
+    FHIR record, so it holds no data key)."""
+
+    def __init__(
+        self, environ: Mapping[str, str], clients: AwsClients | None = None, clock: Clock = utc_now
+    ) -> None:
+        self.clients = clients or AwsClients(AwsSettings.from_environ(environ))
+        self._clinical_table = require(environ, config.CLINICAL_TABLE)
+        self._audit_table = require(environ, config.AUDIT_TABLE)
+        self._documents = require(environ, config.DOCUMENTS_BUCKET)
+        self._inbox = require(environ, config.CLEARINGHOUSE_INBOX_BUCKET)
+        self._clock = clock
+        self.workflow = ClaimWorkflow(
+            self.clients.stepfunctions(), require(environ, config.CLAIMS_STATE_MACHINE_ARN)
+        )
+
     def inbox(self, context: TenantContext) -> ClearinghouseInbox:
         return ClearinghouseInbox(
-            self.ledger(context), self.clearinghouse(context), self.workflow.resume, self._clock
+            DynamoClaimsLedger(context.tenant_id, self.clients.dynamodb(), self._clinical_table),
+            S3Clearinghouse(context.tenant_id, self.clients.s3(), self._documents, self._inbox),
+            self.workflow.resume,
+            self._clock,
         )
+
+    def audit_trail(self, context: TenantContext) -> DynamoAuditTrail:
+        return DynamoAuditTrail(context, self.clients.dynamodb(), self._audit_table, self._clock)
