@@ -22,7 +22,7 @@ from infra.stage import StageConfig
 
 # Buckets whose files are transient: each is moved into the clinic's encrypted store once
 # processed, so a deleted or overwritten version is kept only long enough to recover a mistake.
-NONCURRENT_VERSIONS_KEPT_DAYS: Mapping[str, int] = {"lab-inbox": 30}
+NONCURRENT_VERSIONS_KEPT_DAYS: Mapping[str, int] = {"lab-inbox": 30, "clearinghouse-inbox": 30}
 
 
 def bucket_name(stage: StageConfig, declared: BucketDeclaration) -> str:

@@ -1,6 +1,7 @@
-"""The lab inbox: a bucket like the data buckets whose new objects under tenants/ invoke the
-lab-inbox function, which only S3 for that bucket may invoke and which may only start the
-lab-ingestion workflow; failed events are kept, encrypted; no custom resource sets any of it."""
+"""The inboxes (labs' HL7 v2, the clearinghouse's X12): buckets like the data buckets whose new
+objects under tenants/ invoke their function, which only S3 for that bucket may invoke; the lab
+inbox's function may only start the lab-ingestion workflow; failed events are kept, encrypted; no
+custom resource sets any of it."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from infra.declarations import BUCKETS, FUNCTIONS
 pytestmark = pytest.mark.infra
 
 INBOX = next(bucket for bucket in BUCKETS if bucket.key == "lab-inbox")
-INBOX_NAME = "cairn-dev-lab-inbox-"
+NOTIFYING = [bucket for bucket in BUCKETS if bucket.notifies]
 LAB_INGESTION_ARN_END = ':stateMachine:cairn-dev-lab-ingestion"]]}'  # the end of its Fn::Join, as JSON
 
 
@@ -28,9 +29,9 @@ def _only(synthesis, resource_type, predicate):
     return found
 
 
-def _inbox_bucket(synthesis):
+def _inbox_bucket(synthesis, inbox=INBOX):
     return _only(synthesis, "AWS::S3::Bucket",
-                 lambda r: INBOX_NAME in json.dumps(r["Properties"]["BucketName"]))
+                 lambda r: f"cairn-dev-{inbox.key}-" in json.dumps(r["Properties"]["BucketName"]))
 
 
 def _function(synthesis, name):
@@ -47,37 +48,41 @@ def _role_statements(synthesis, name):
             for statement in policy["Properties"]["PolicyDocument"]["Statement"]]
 
 
-def test_the_inbox_is_kms_encrypted_versioned_logged_retained_and_drops_old_versions_after_30_days(synthesis):
-    _, _, bucket = _inbox_bucket(synthesis)
+@pytest.mark.parametrize("inbox", NOTIFYING, ids=lambda b: b.key)
+def test_the_inbox_is_kms_encrypted_versioned_logged_retained_and_drops_old_versions_after_30_days(
+        synthesis, inbox):
+    _, _, bucket = _inbox_bucket(synthesis, inbox)
     properties = bucket["Properties"]
     encryption = properties["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
     assert encryption["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
-    assert f"Keys{INBOX.encryption_key.capitalize()}" in json.dumps(
+    assert f"Keys{inbox.encryption_key.capitalize()}" in json.dumps(
         encryption["ServerSideEncryptionByDefault"]["KMSMasterKeyID"])
     assert encryption["BucketKeyEnabled"] is True
     assert properties["VersioningConfiguration"] == {"Status": "Enabled"}
     (rule,) = properties["LifecycleConfiguration"]["Rules"]
     assert rule["Status"] == "Enabled"
     assert rule["NoncurrentVersionExpiration"] == {"NoncurrentDays": 30}
-    assert properties["LoggingConfiguration"]["LogFilePrefix"] == "s3-access/lab-inbox/"
+    assert properties["LoggingConfiguration"]["LogFilePrefix"] == f"s3-access/{inbox.key}/"
     assert "cairn-dev-audit-" in json.dumps(properties["LoggingConfiguration"]["DestinationBucketName"])
     assert bucket["DeletionPolicy"] == "Retain"
 
 
-def test_objects_created_under_the_declared_prefix_invoke_the_declared_function(synthesis):
-    _, bucket_stack, bucket = _inbox_bucket(synthesis)
-    function_id, function_stack, _ = _function(synthesis, INBOX.notifies)
+@pytest.mark.parametrize("inbox", NOTIFYING, ids=lambda b: b.key)
+def test_objects_created_under_the_declared_prefix_invoke_the_declared_function(synthesis, inbox):
+    _, bucket_stack, bucket = _inbox_bucket(synthesis, inbox)
+    function_id, function_stack, _ = _function(synthesis, inbox.notifies)
     (notification,) = bucket["Properties"]["NotificationConfiguration"]["LambdaConfigurations"]
     assert notification == {
         "Event": "s3:ObjectCreated:*",
-        "Filter": {"S3Key": {"Rules": [{"Name": "prefix", "Value": INBOX.notify_prefix}]}},
+        "Filter": {"S3Key": {"Rules": [{"Name": "prefix", "Value": inbox.notify_prefix}]}},
         "Function": {"Fn::GetAtt": [function_id, "Arn"]},
     }
     assert bucket_stack == function_stack  # a plain property, no cross-stack reference
 
 
-def test_only_s3_for_the_inbox_of_this_account_may_invoke_the_inbox_function(synthesis):
-    function_id, _, _ = _function(synthesis, INBOX.notifies)
+@pytest.mark.parametrize("inbox", NOTIFYING, ids=lambda b: b.key)
+def test_only_s3_for_the_inbox_of_this_account_may_invoke_the_inbox_function(synthesis, inbox):
+    function_id, _, _ = _function(synthesis, inbox.notifies)
     permissions = [(lid, p["Properties"])
                    for lid, (_, p) in synthesis.resources("AWS::Lambda::Permission").items()
                    if p["Properties"]["FunctionName"] == {"Fn::GetAtt": [function_id, "Arn"]}]
@@ -86,9 +91,9 @@ def test_only_s3_for_the_inbox_of_this_account_may_invoke_the_inbox_function(syn
     assert permission["Principal"] == "s3.amazonaws.com"
     assert permission["SourceAccount"] == {"Ref": "AWS::AccountId"}
     source = json.dumps(permission["SourceArn"])
-    assert ":s3:::cairn-dev-lab-inbox-" in source
+    assert f":s3:::cairn-dev-{inbox.key}-" in source
     assert "*" not in source
-    _, _, bucket = _inbox_bucket(synthesis)
+    _, _, bucket = _inbox_bucket(synthesis, inbox)
     assert permission_id in bucket["DependsOn"]  # S3 checks the permission when the notification is set
 
 
@@ -113,15 +118,16 @@ def test_the_inbox_function_may_only_start_lab_ingestion_and_send_its_failed_eve
     assert "sqs." in json.dumps(key["Condition"]["StringEquals"]["kms:ViaService"])
 
 
-def test_failed_inbox_events_go_to_a_kms_encrypted_dead_letter_queue(synthesis):
-    _, _, inbox_function = _function(synthesis, INBOX.notifies)
+@pytest.mark.parametrize("inbox", NOTIFYING, ids=lambda b: b.key)
+def test_failed_inbox_events_go_to_a_kms_encrypted_dead_letter_queue(synthesis, inbox):
+    _, _, inbox_function = _function(synthesis, inbox.notifies)
     queue_id = inbox_function["Properties"]["DeadLetterConfig"]["TargetArn"]["Fn::GetAtt"][0]
     queue = synthesis.templates["Api"]["Resources"][queue_id]
     assert queue["Type"] == "AWS::SQS::Queue"
     assert "KeysStorage" in json.dumps(queue["Properties"]["KmsMasterKeyId"])
     assert queue["Properties"]["MessageRetentionPeriod"] == 14 * 24 * 3600
     others = [r for _, r in synthesis.resources("AWS::Lambda::Function").values()
-              if r["Properties"]["FunctionName"] != f"cairn-dev-{INBOX.notifies}"]
+              if r["Properties"]["FunctionName"] not in {f"cairn-dev-{b.notifies}" for b in NOTIFYING}]
     assert all("DeadLetterConfig" not in r["Properties"] for r in others)  # invoked synchronously
 
 
