@@ -305,6 +305,31 @@ def _diagnoses(claim: Mapping[str, Any]) -> list[tuple[int, str]]:
     return sorted(found, key=lambda entry: entry[0])
 
 
+# FHIR addresses may spell the state out (Synthea does: "Massachusetts"); X12 wants its USPS code.
+# fmt: off
+STATE_CODES = {
+    "ALABAMA": "AL", "ALASKA": "AK", "ARIZONA": "AZ", "ARKANSAS": "AR", "CALIFORNIA": "CA", "COLORADO": "CO",
+    "CONNECTICUT": "CT", "DELAWARE": "DE", "DISTRICT OF COLUMBIA": "DC", "FLORIDA": "FL", "GEORGIA": "GA",
+    "HAWAII": "HI", "IDAHO": "ID", "ILLINOIS": "IL", "INDIANA": "IN", "IOWA": "IA", "KANSAS": "KS",
+    "KENTUCKY": "KY", "LOUISIANA": "LA", "MAINE": "ME", "MARYLAND": "MD", "MASSACHUSETTS": "MA",
+    "MICHIGAN": "MI", "MINNESOTA": "MN", "MISSISSIPPI": "MS", "MISSOURI": "MO", "MONTANA": "MT",
+    "NEBRASKA": "NE", "NEVADA": "NV", "NEW HAMPSHIRE": "NH", "NEW JERSEY": "NJ", "NEW MEXICO": "NM",
+    "NEW YORK": "NY", "NORTH CAROLINA": "NC", "NORTH DAKOTA": "ND", "OHIO": "OH", "OKLAHOMA": "OK",
+    "OREGON": "OR", "PENNSYLVANIA": "PA", "RHODE ISLAND": "RI", "SOUTH CAROLINA": "SC", "SOUTH DAKOTA": "SD",
+    "TENNESSEE": "TN", "TEXAS": "TX", "UTAH": "UT", "VERMONT": "VT", "VIRGINIA": "VA", "WASHINGTON": "WA",
+    "WEST VIRGINIA": "WV", "WISCONSIN": "WI", "WYOMING": "WY", "AMERICAN SAMOA": "AS", "GUAM": "GU",
+    "NORTHERN MARIANA ISLANDS": "MP", "PUERTO RICO": "PR", "VIRGIN ISLANDS": "VI",
+}
+# fmt: on
+
+
+def usps_state(state: str) -> str:
+    """The USPS code of a state as a FHIR address writes it: "MA", "ma" or "Massachusetts" -> MA;
+    anything else upper-cased as it is (the scrub says it is not a state)."""
+    spelled = " ".join(state.upper().replace(".", " ").split())
+    return STATE_CODES.get(spelled, spelled)
+
+
 def _address(addresses: object) -> Address | None:
     entries = _mappings(addresses)
     chosen = next((a for a in entries if a.get("use") == "billing"), None) or next(
@@ -316,7 +341,7 @@ def _address(addresses: object) -> Address | None:
     return Address(
         line1=lines[0] if lines else "",
         city=_text(chosen.get("city")),
-        state=_text(chosen.get("state")).upper(),
+        state=usps_state(_text(chosen.get("state"))),
         postal_code=_text(chosen.get("postalCode")).replace("-", ""),
         line2=" ".join(lines[1:]),
     )

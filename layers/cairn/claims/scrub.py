@@ -153,8 +153,11 @@ def _coverage(submission: ClaimSubmission, rules: PayerRules | None, today: date
             f"{rules.name} requires the group number: add it to the Coverage as a class of type group",
         )
     _person(coverage.subscriber, "coverage.subscriber", "the subscriber's", today, problem)
-    if submission.patient is not None:
+    if submission.patient is None:  # the subscriber is the patient: the 837P carries their address
+        _address(coverage.subscriber.address, "coverage.subscriber.address", "the subscriber's", problem)
+    else:
         _person(submission.patient, "patient", "the patient's", today, problem)
+        _address(submission.patient.address, "patient.address", "the patient's", problem)
 
 
 def _rendering(rendering: Provider | None, rules: PayerRules | None, problem: _Report) -> None:

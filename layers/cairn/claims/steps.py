@@ -174,7 +174,8 @@ class ClaimSteps:
     def submit(self, claim_id: str) -> dict[str, Any]:
         """The staged 837P handed to the clearinghouse; the claim now waits for its 999."""
         record = self._ledger.get(claim_id)
-        key = self._clearinghouse.submit(record.outbox_key)
+        # The staged file's name; a retried step finds the outbox key its first run stored.
+        key = self._clearinghouse.submit(record.outbox_key.rsplit("/", 1)[-1])
         now = self._now()
         self._ledger.change(
             claim_id,

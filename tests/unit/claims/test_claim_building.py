@@ -15,6 +15,7 @@ from cairn.claims.building import (
     claim_number,
     claim_resource,
     submission_from,
+    usps_state,
 )
 from cairn.claims.coding import EncounterCoding, parse_coding
 from cairn.claims.icd10 import Icd10Codes
@@ -416,3 +417,18 @@ def test_a_replacement_reads_the_payers_claim_number_from_the_related_claim(clai
     submission = submission_from(related, patient(), coverage(), payer(), billing(), None, "C1")
     assert submission.payer_claim_number == "PCN-778"
     validate_resource(related, "Claim")
+
+
+@pytest.mark.parametrize(
+    ("written", "code"),
+    [
+        ("MA", "MA"),
+        ("ma", "MA"),
+        ("Massachusetts", "MA"),
+        ("new  york", "NY"),
+        ("District of Columbia", "DC"),
+        ("Narnia", "NARNIA"),
+    ],
+)
+def test_a_state_spelled_out_in_the_record_is_billed_as_its_usps_code(written: str, code: str) -> None:
+    assert usps_state(written) == code

@@ -223,11 +223,32 @@ def test_a_dependent_patient_is_checked_too(submission: ClaimSubmission, icd10: 
     assert problems(dependent, icd10) == [
         ("patient.last_name", "the patient's last name is missing"),
         ("patient.birth_date", "the patient's birth date is missing"),
+        ("patient.address", "the patient's address is missing"),
+    ]
+
+
+def test_the_patients_address_goes_on_the_claim_and_is_checked(
+    submission: ClaimSubmission, icd10: Icd10Codes
+) -> None:
+    spelled_out = replace(submission.coverage.subscriber.address, state="Massachusetts")
+    assert problems(with_subscriber(submission, address=spelled_out), icd10) == [
+        (
+            "coverage.subscriber.address.state",
+            "the subscriber's state must be a two-letter USPS code, e.g. NY",
+        )
+    ]
+    assert problems(with_subscriber(submission, address=None), icd10) == [
+        ("coverage.subscriber.address", "the subscriber's address is missing")
     ]
 
 
 def test_a_service_before_the_patients_birth_is_named(submission: ClaimSubmission, icd10: Icd10Codes) -> None:
-    newborn = replace(submission, patient=Person("Rivera", "Mia", SERVED + timedelta(days=1), "F"))
+    newborn = replace(
+        submission,
+        patient=Person(
+            "Rivera", "Mia", SERVED + timedelta(days=1), "F", submission.coverage.subscriber.address
+        ),
+    )
     assert problems(newborn, icd10) == [
         ("lines[0].service_date", "the date of service is before the patient's birth date: check both"),
         ("lines[1].service_date", "the date of service is before the patient's birth date: check both"),
@@ -505,6 +526,7 @@ def test_every_problem_comes_at_once_and_none_names_the_patient(
         "coverage.subscriber.birth_date",
         "coverage.subscriber.sex",
         "patient.sex",
+        "patient.address",
         "rendering",
         "diagnoses[0]",
         "lines[0].charge_cents",
