@@ -331,11 +331,17 @@ def drop(clients: AwsClients, deployment: Deployment, tenant_id: str, name: str,
     return key
 
 
+STUCK = (ClaimState.SCRUB_FAILED, ClaimState.REJECTED, ClaimState.STALLED)
+
+
 def _wait_for(read: Any, done: Any, deadline: float) -> Any:
     while True:
         value = read()
         if done(value):
             return value
+        if value.status in STUCK:  # it needs a person: say why instead of waiting out the deadline
+            why = "; ".join(value.problems)
+            raise RuntimeError(f"demo claim {value.claim_number} is {value.status}: {why}")
         if time.monotonic() > deadline:
             raise TimeoutError(f"the demo claim is still {getattr(value, 'status', value)}")
         time.sleep(0.2)

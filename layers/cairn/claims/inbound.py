@@ -104,7 +104,8 @@ class ClearinghouseInbox:
     def _acknowledgement(self, text: str) -> Received:
         ack = read_999(text)
         received = Received(ACKNOWLEDGEMENT)
-        claims = self._ledger.claims_for_interchange(ack.group_control_number.lstrip("0") or "0")
+        interchange = ack.group_control_number.lstrip("0") or "0"
+        claims = self._ledger.claims_for_interchange(interchange)
         if not claims:
             received.reasons.append(
                 f"999 for group {ack.group_control_number}: this clinic sent no claims in that interchange"
@@ -122,6 +123,7 @@ class ClearinghouseInbox:
                 f"999 {ack.code or verdict}",
                 problems=() if accepted else errors or (f"999 code {ack.code}",),
                 status=ClaimState.ACCEPTED if accepted else None,
+                answers=("interchange", interchange),
             )
         return received
 
@@ -147,6 +149,7 @@ class ClearinghouseInbox:
                 problems=() if status.accepted else (problem,),
                 status=ClaimState.ACKNOWLEDGED if status.accepted else None,
                 payer_claim_number=status.payer_claim_number,
+                answers=("control_number", status.control_number),
             )
         return received
 
@@ -173,6 +176,7 @@ class ClearinghouseInbox:
                 REMITTANCE,
                 remittance.trace_number,
                 f"835 {remittance.trace_number} CLP02 {payment.status}",
+                answers=("control_number", payment.control_number),
                 posted=posted,
             )
         return received
@@ -189,8 +193,11 @@ class ClearinghouseInbox:
         status: ClaimState | None = None,
         payer_claim_number: str = "",
         posted: Posted | None = None,
+        answers: tuple[str, str] = ("", ""),
     ) -> None:
-        """Record the answer on the claim (once), then hand it to the workflow waiting for it."""
+        """Record the answer on the claim (once), then hand it to the workflow waiting for it.
+        `answers` names the submission the file answers (its interchange or control number): an
+        answer to an earlier submission of a claim since resubmitted is not the latest one's."""
         now = fhir_instant(self._clock())
         late: list[str] = []
 
@@ -199,6 +206,15 @@ class ClearinghouseInbox:
             if posted is not None and (posted in record.pending or posted in record.remittances):
                 return record  # the same remittance delivered again
             if posted is None and record.received.get(what) == verdict:
+                return record
+            field_name, number = answers
+            latest = getattr(record, field_name) if field_name else number
+            if latest != number:
+                submission = f"{field_name.replace('_', ' ')} {number}; the latest is {latest}"
+                late.append(
+                    f"{what} for claim {record.claim_number} answers its earlier submission ({submission}): "
+                    "nothing was recorded; the file is kept here for the billing staff"
+                )
                 return record
             if record.status not in EXPECTING[what]:
                 late.append(

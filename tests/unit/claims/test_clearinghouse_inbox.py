@@ -348,12 +348,6 @@ def resubmitted(clinic: Clinic, status: ClaimState) -> None:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ClearinghouseInbox._record never compares the answer's CLM01 with the claim's latest "
-    "control number: a late 277CA for attempt 1 (CRN-0001) is recorded as attempt 2's answer "
-    "(received['277CA'], problems) and resumes attempt 2's workflow with it",
-)
 def test_a_late_277ca_for_an_earlier_attempt_is_not_taken_as_the_latest_ones(clinic: Clinic) -> None:
     outbound = clinic.send()
     resubmitted(clinic, ClaimState.ACCEPTED)
@@ -366,12 +360,6 @@ def test_a_late_277ca_for_an_earlier_attempt_is_not_taken_as_the_latest_ones(cli
     assert clinic.resumes.calls == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ClearinghouseInbox._acknowledgement matches a 999 by the interchange look-up alone and "
-    "never compares it with the claim's latest interchange: a late 999 for attempt 1's file "
-    "(interchange 42) is recorded as the 999 of attempt 2 (interchange 43) and resumes its workflow",
-)
 def test_a_late_999_for_an_earlier_attempts_file_is_not_taken_as_the_latest_ones(clinic: Clinic) -> None:
     outbound = clinic.send()
     resubmitted(clinic, ClaimState.SUBMITTED)
