@@ -36,7 +36,7 @@ from types import FrameType
 from botocore.exceptions import BotoCoreError, ClientError
 
 from cairn.errors import CairnError
-from devkit import importer, seed, stripe_commands, tenants
+from devkit import claims_commands, importer, seed, stripe_commands, tenants
 from devkit.api_front import CLOCK_PATH
 from devkit.deployment import Deployment, state_dir
 from devkit.discovery import DiscoveryError, discover, stage_clients
@@ -70,6 +70,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return import_command(args)
     if args.command == "stripe":
         return stripe_commands.run(args)
+    if args.command == "claims":
+        return claims_commands.run(args)
     if args.command == "clock":
         return clock_command(args.action, args.value, state_dir(args.state_dir))
     parser.print_help()
@@ -97,6 +99,7 @@ def _parser() -> argparse.ArgumentParser:
     seed_command.add_argument("--stage", required=True, help=STAGE_HELP)
     tenants.add_parser(commands, state_help, STAGE_HELP)
     stripe_commands.add_parser(commands, state_help, STAGE_HELP)
+    claims_commands.add_parser(commands, state_help, TENANTS[0].tenant_id)
     imports = commands.add_parser(
         "import", help="import FHIR Bundles (files or directories of *.json) into a clinic, with a progress "
                        "bar and a report; exit code 1 if a file failed or an entry was rejected")

@@ -33,7 +33,7 @@ from multitenant.provisioning import OnboardingLauncher, group_name
 from multitenant.registry import DynamoTenantRegistry
 
 DEMO_PASSWORD = "Cairn-Demo-2026!"  # noqa: S105 documented in `cairn dev`'s banner; local emulator only
-ROLES = ("admin", "physician", "nurse", "patient", "lab_interface")
+ROLES = ("admin", "physician", "nurse", "billing", "patient", "lab_interface")
 SYNTHEA_DIR = PROJECT_ROOT.parent / "shared" / "fixtures" / "synthea"
 GENERATED_FOR_DEMO = 5
 GENERATED_FOR_SECOND = 3
