@@ -153,7 +153,8 @@ CHART_EXAMPLES: dict[str, dict[str, Any]] = {
          "type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/claim-type",
                               "code": "professional"}]},
          "request": {"reference": "Claim/c1"}, "disposition": SECRET, "identifier": [{"value": SECRET}],
-         "payment": {"type": concept("complete"), "date": CARE_DAY, "amount": {"value": 80, "currency": "USD"}}},
+         "payment": {"type": concept("complete"), "date": CARE_DAY,
+                     "amount": {"value": 80, "currency": "USD"}}},
     ]
 }
 

@@ -13,7 +13,8 @@ from collections.abc import Callable, Mapping
 from datetime import date
 from typing import Any, TypeVar
 
-from cairn.audit.events import AuditAction, AuditEvent, AuditOutcome
+from cairn.audit.audited import audited
+from cairn.audit.events import AuditAction
 from cairn.audit.trail import BaseAuditTrail
 from cairn.billing.accounts import BaseBillingAccounts, Notice
 from cairn.billing.fee_schedule import BaseFeeSchedules, FeeSchedule
@@ -90,18 +91,7 @@ class BillingDesk:
         operation: Callable[[], T],
     ) -> T:
         """Run `operation` and leave one AuditEvent with its outcome (error types, never values)."""
-        try:
-            result = operation()
-        except Exception as error:
-            outcome = (
-                AuditOutcome.MINOR_FAILURE if isinstance(error, CairnError) else AuditOutcome.SERIOUS_FAILURE
-            )
-            self._audit.record(
-                AuditEvent(action, subtype, outcome, entity_type, entity_id, type(error).__name__)
-            )
-            raise
-        self._audit.record(AuditEvent(action, subtype, AuditOutcome.SUCCESS, entity_type, entity_id))
-        return result
+        return audited(self._audit, action, subtype, entity_type, entity_id, operation)
 
     def _today(self) -> date:
         return self._clock().date()

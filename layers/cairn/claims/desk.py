@@ -19,7 +19,8 @@ from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any, TypeVar
 
-from cairn.audit.events import AuditAction, AuditEvent, AuditOutcome
+from cairn.audit.audited import audited
+from cairn.audit.events import AuditAction
 from cairn.audit.trail import BaseAuditTrail
 from cairn.billing.fee_schedule import BaseFeeSchedules
 from cairn.claims.building import claim_resource
@@ -466,18 +467,7 @@ class ClaimDesk:
         entity_id: str | None,
         operation: Callable[[], T],
     ) -> T:
-        try:
-            result = operation()
-        except Exception as error:
-            outcome = (
-                AuditOutcome.MINOR_FAILURE if isinstance(error, CairnError) else AuditOutcome.SERIOUS_FAILURE
-            )
-            self._ports.audit.record(
-                AuditEvent(action, subtype, outcome, entity_type, entity_id, type(error).__name__)
-            )
-            raise
-        self._ports.audit.record(AuditEvent(action, subtype, AuditOutcome.SUCCESS, entity_type, entity_id))
-        return result
+        return audited(self._ports.audit, action, subtype, entity_type, entity_id, operation)
 
 
 def _state(raw: str) -> ClaimState:

@@ -530,7 +530,8 @@ DECLARED: Mapping[str, list[SearchParameter]] = {
         reference("request", "ClaimResponse-request", "The claim it answers", "request", ("Claim",)),
         token("outcome", "ClaimResponse-outcome", "The processing outcome", "outcome"),
         date("created", "ClaimResponse-created", "When the answer was created", "created"),
-        reference("insurer", "ClaimResponse-insurer", "The payer that answered", "insurer", ("Organization",)),
+        reference("insurer", "ClaimResponse-insurer", "The payer that answered", "insurer",
+                  ("Organization",)),
     ],
     "Coverage": [
         reference("beneficiary", "Coverage-beneficiary", "The covered patient", "beneficiary", (PATIENT,)),

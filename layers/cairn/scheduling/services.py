@@ -8,9 +8,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from cairn.audit.events import AuditAction, AuditEvent, AuditOutcome
+from cairn.audit.audited import audited
+from cairn.audit.events import AuditAction
 from cairn.clock import Clock, utc_now
-from cairn.errors import AccessDenied, CairnError, InvalidResource, MalformedRequest
+from cairn.errors import AccessDenied, InvalidResource, MalformedRequest
 from cairn.fhir.outcome import issue
 from cairn.runtime import ClinicalRuntime
 from cairn.scheduling.availability import InvalidAvailability
@@ -152,16 +153,7 @@ class SchedulingServices:
         operation: Callable[[], T],
     ) -> T:
         """Run `operation` and leave one AuditEvent with its outcome (reason codes, never values)."""
-        trail = self.clinical.audit_trail(context)
-        try:
-            result = operation()
-        except Exception as error:
-            refused = isinstance(error, CairnError)
-            outcome = AuditOutcome.MINOR_FAILURE if refused else AuditOutcome.SERIOUS_FAILURE
-            trail.record(AuditEvent(action, subtype, outcome, entity_type, entity_id, type(error).__name__))
-            raise
-        trail.record(AuditEvent(action, subtype, AuditOutcome.SUCCESS, entity_type, entity_id))
-        return result
+        return audited(self.clinical.audit_trail(context), action, subtype, entity_type, entity_id, operation)
 
     def _settings(self, context: TenantContext) -> dict[str, Any]:
         stored = DynamoTenantSettings(
