@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         deployment = Deployment.read(state_dir(args.state_dir))
         clients = clients_for(deployment)
-        environment = deployment.function_environments["claims-api"]
+        environment = deployment.environment_of("claims-api", clients)
         services = ClaimServices(
             ClinicalRuntime(DataSettings.from_environ(environment), clients), environment
         )

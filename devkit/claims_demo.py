@@ -78,7 +78,7 @@ def seed_claims(
     clients: AwsClients, deployment: Deployment, tenant_id: str, patient_ids: Sequence[str], deadline: float
 ) -> list[str]:
     """The clinic's claims set-up and its demo claims carried through the lifecycle; their ids."""
-    environment = deployment.function_environments["claims-api"]
+    environment = deployment.environment_of("claims-api", clients)
     services = ClaimServices(ClinicalRuntime(DataSettings.from_environ(environment), clients), environment)
     context = TenantContext.system(tenant_id, "demo-seed")
     records = services.clinical.records(context)

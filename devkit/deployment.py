@@ -55,6 +55,14 @@ class Deployment:
     demo_password: str | None = None
     stripe_url: str | None = None  # the local fake Stripe of `cairn dev` (devkit/stripe_fake.py)
 
+    def environment_of(self, name: str, clients: Any) -> dict[str, str]:
+        """The environment function `name` runs with: as provisioned here (`cairn dev`), or, for a
+        discovered stage (LocalStack, AWS), read once from its Lambda configuration."""
+        if name not in self.function_environments:
+            configuration = clients.lambda_().get_function_configuration(FunctionName=self.functions[name])
+            self.function_environments[name] = dict(configuration.get("Environment", {}).get("Variables", {}))
+        return self.function_environments[name]
+
     def write(self, directory: Path) -> Path:
         """Write deployment.json into `directory` (created if needed); returns its path."""
         directory.mkdir(parents=True, exist_ok=True)

@@ -32,7 +32,7 @@ def seed_lab_results(clients: AwsClients, deployment: Deployment, tenant_id: str
                      patient_ids: Sequence[str], now: datetime | None = None) -> str | None:
     """The demo lab and a results file for up to RESULT_PATIENTS patients; the inbox key written
     (None without patients). Seeding twice drops the same control ids: duplicates, filed once."""
-    settings = DataSettings.from_environ(deployment.function_environments["lab-ingestion"])
+    settings = DataSettings.from_environ(deployment.environment_of("lab-ingestion", clients))
     records = ClinicalRuntime(settings, clients).records(TenantContext.system(tenant_id, "demo-seed"))
     try:
         find_lab(records, DEMO_LAB)

@@ -42,7 +42,7 @@ def seed_calendar(
 ) -> list[str]:
     """The clinic's zone, schedule and working week, and its first patient's visits; the
     Appointment ids booked (none without patients)."""
-    environment = deployment.function_environments["fhir-api"]
+    environment = deployment.environment_of("fhir-api", clients)
     runtime = ClinicalRuntime(DataSettings.from_environ(environment), clients)
     DynamoTenantSettings(clients.dynamodb(), deployment.tables["clinical"]).update(
         tenant_id, {"time_zone": TIME_ZONES.get(tenant_id, "UTC")}
