@@ -344,3 +344,33 @@ def test_the_shared_remittances_are_quarantined_with_the_right_reason(
             assert f"pays control number {control}: no such claim here" in reason
     else:
         assert reasons == expected
+
+
+def test_a_paid_claim_is_voided_by_a_frequency_8_claim_the_payer_accepts(clinic: ClaimsClinic) -> None:
+    claim_id = submitted(clinic, "Withdrawn")
+    for what, state in (
+        ("999", ClaimState.ACCEPTED),
+        ("277CA", ClaimState.ACKNOWLEDGED),
+        ("835", ClaimState.PAID),
+    ):
+        clinic.wait_for_waiting(claim_id, what)
+        clinic.answer(clinic.ledger().get(claim_id), what)
+        clinic.wait_for(claim_id, state)
+    payer_number = clinic.ledger().get(claim_id).payer_claim_number
+
+    status, shown = clinic.call(
+        "POST", f"/claims/{claim_id}/void", "/claims/{claim}/void", path_parameters={"claim": claim_id}
+    )
+    assert status == 202, shown
+    record = clinic.wait_for_waiting(claim_id, "999")
+    assert (record.attempt, record.frequency) == (2, "8")
+    void = clinic.outbound(record)
+    assert f"REF*F8*{payer_number}~" in void
+    assert "*11:B:8*" in void  # CLM05: place of service, facility qualifier, frequency 8
+    clinic.answer(record, "999")
+    clinic.wait_for(claim_id, ClaimState.ACCEPTED)
+    clinic.wait_for_waiting(claim_id, "277CA")
+    clinic.answer(clinic.ledger().get(claim_id), "277CA")
+
+    assert clinic.wait_for(claim_id, ClaimState.VOIDED).closed
+    assert clinic.system().read("Claim", claim_id)["status"] == "cancelled"
