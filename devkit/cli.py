@@ -232,9 +232,10 @@ def banner(running: RunningStack, directory: Path) -> str:
         f"Stripe is a local fake at {deployment.stripe_url} (plans synced; its checkout pages have a pay "
         "button); it signs webhook events with STRIPE_WEBHOOK_SECRET=whsec_cairn_local_development "
         f"and posts them to {deployment.api_url}/webhooks/stripe (docs/billing.md)",
-        f"Claims: the demo clinics' 837P files are in {deployment.api_url}/claims/files/outbox (token of --role "
-        "billing); `cairn claims list` shows what each claim waits for and `cairn claims answer 835` "
-        "drops a matching 835 into the clearinghouse inbox to post it (docs/claims.md)",
+        f"Claims: the demo clinics' 837P files are in {deployment.api_url}/claims/files/outbox (token "
+        "of --role billing); `cairn claims list` shows what each claim waits for, and "
+        "`cairn claims answer 835` drops a matching 835 into the clearinghouse inbox to post it "
+        "(docs/claims.md)",
         "",
     ]
     if deployment.embedded:
