@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 
 from cairn.aws import AwsClients
-from cairn.fhir.resource_types import STORED_TYPES
 from cairn.fhir.search import parse_search
+from cairn.imports import IMPORTED_TYPES
 from devkit import cli, importer
 from devkit.demo_data import demo_chart_bundle
 from devkit.deployment import Deployment
@@ -34,8 +34,8 @@ def expected_counts(paths: list[Path]) -> tuple[Counter[str], Counter[str]]:
     """(stored, skipped) entries per resource type in the bundles at `paths`."""
     types = Counter(entry["resource"]["resourceType"]
                     for path in paths for entry in json.loads(path.read_bytes())["entry"])
-    return (Counter({t: n for t, n in types.items() if t in STORED_TYPES}),
-            Counter({t: n for t, n in types.items() if t not in STORED_TYPES}))
+    return (Counter({t: n for t, n in types.items() if t in IMPORTED_TYPES}),
+            Counter({t: n for t, n in types.items() if t not in IMPORTED_TYPES}))
 
 
 def stored_items(clients: AwsClients, deployment: Deployment, tenant: str) -> int:

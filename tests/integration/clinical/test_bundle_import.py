@@ -8,8 +8,8 @@ from collections.abc import Iterator
 import pytest
 
 from cairn.errors import AccessDenied, InvalidBundle
-from cairn.fhir.resource_types import STORED_TYPES
 from cairn.fhir.search import parse_search
+from cairn.imports import IMPORTED_TYPES
 from devkit.demo_data import demo_patient_bundle
 from functions.bundle_import import handler as bundle_import
 from tests.integration.clinical.support import CLINICAL_TABLE, caller
@@ -45,11 +45,11 @@ def test_synthea_bundles_import_every_stored_type_and_count_the_rest(cloud, lamb
         result = run(lambda_context, "acme", key)
         types = Counter(entry["resource"]["resourceType"] for entry in bundle["entry"])
         assert result["rejected"] == []
-        stored = {t: n for t, n in types.items() if t in STORED_TYPES}
+        stored = {t: n for t, n in types.items() if t in IMPORTED_TYPES}
         assert result["created_by_type"] == stored
         assert sorted(c["fullUrl"] for c in result["created"]) == sorted(
-            e["fullUrl"] for e in bundle["entry"] if e["resource"]["resourceType"] in STORED_TYPES)
-        assert result["skipped"] == {t: n for t, n in types.items() if t not in STORED_TYPES}
+            e["fullUrl"] for e in bundle["entry"] if e["resource"]["resourceType"] in IMPORTED_TYPES)
+        assert result["skipped"] == {t: n for t, n in types.items() if t not in IMPORTED_TYPES}
         imported = bundle["entry"][0]["resource"]
         page = cloud.runtime.records(caller()).search(
             parse_search(

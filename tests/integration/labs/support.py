@@ -110,6 +110,17 @@ class LabClinic:
                                     content_type=HL7, path_parameters={"lab": lab})
         return status, body
 
+    def drop(self, key: str, body: bytes, timeout: float = 60) -> None:
+        """Put a file in the lab inbox and wait until its workflow has started (S3 notifies the
+        inbox function asynchronously, as in AWS)."""
+        sfn, arn = self.clients.stepfunctions(), self.deployment.state_machines["lab-ingestion"]
+        before = len(sfn.list_executions(stateMachineArn=arn, maxResults=1000)["executions"])
+        self.clients.s3().put_object(Bucket=self.deployment.buckets["lab-inbox"], Key=key, Body=body)
+        deadline = time.monotonic() + timeout
+        while len(sfn.list_executions(stateMachineArn=arn, maxResults=1000)["executions"]) == before:
+            assert time.monotonic() < deadline, f"no lab-ingestion workflow started for {key}"
+            time.sleep(0.1)
+
     # -- what the workflow left ---------------------------------------------------------------
     def wait_for_workflows(self, timeout: float = 180) -> list[dict[str, Any]]:
         """Every lab-ingestion execution, once none is running."""

@@ -218,13 +218,13 @@ def test_a_file_in_the_s3_inbox_is_filed_and_removed_and_one_for_an_unknown_lab_
     s3, bucket = clinic.clients.s3(), clinic.deployment.buckets["lab-inbox"]
     key = inbox_key(clinic.tenant_id, LAB, "results-0001.hl7")
 
-    s3.put_object(Bucket=bucket, Key=key, Body=batch_file(messages).encode())
+    clinic.drop(key, batch_file(messages).encode())
     clinic.wait_for_workflows()
 
     assert [clinic.message(f"INBOX-{n}").status for n in range(3)] == [MessageStatus.PROCESSED] * 3
     assert s3.list_objects_v2(Bucket=bucket, Prefix=key).get("KeyCount", 0) == 0
     stray = inbox_key(clinic.tenant_id, "no-such-lab", "results.hl7")
-    s3.put_object(Bucket=bucket, Key=stray, Body=result_message(
+    clinic.drop(stray, result_message(
         patient=who, control_id="STRAY-1", placer=None, filler="FS", tests=potassium("4.0", "N"),
         collected=COLLECTED).encode())
     clinic.wait_for_workflows()

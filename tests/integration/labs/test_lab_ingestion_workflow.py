@@ -177,11 +177,9 @@ def test_the_python_hl7_sample_reuses_the_ghh_labs_control_id_so_it_is_a_duplica
 def test_a_file_dropped_in_another_clinics_s3_inbox_is_that_clinics_and_reaches_no_other(
         acme: LabClinic, beta: LabClinic) -> None:
     acme_reports = len(acme.search("DiagnosticReport"))
-    s3 = beta.clients.s3()
 
-    s3.put_object(Bucket=beta.deployment.buckets["lab-inbox"],
-                  Key=inbox_key(beta.tenant_id, LAB, "misfiled.hl7"),
-                  Body=_result("MISFILED-1", "Duck^Donald", "19241010", "10006579").encode())
+    beta.drop(inbox_key(beta.tenant_id, LAB, "misfiled.hl7"),
+              _result("MISFILED-1", "Duck^Donald", "19241010", "10006579").encode())
     beta.wait_for_workflows()
 
     assert beta.message("MISFILED-1").status is MessageStatus.AWAITING_RECONCILIATION
