@@ -82,9 +82,12 @@ class BaseClearinghouse(abc.ABC):
         """The bytes of a file in the inbox; KeyError when it is gone (already handled)."""
 
     @abc.abstractmethod
-    def file_away(self, key: str, folder: str, reasons: Sequence[str] = ()) -> str:
+    def file_away(
+        self, key: str, folder: str, reasons: Sequence[str] = (), *, body: bytes | None = None
+    ) -> str:
         """Move an inbox file to the clinic's `folder` (processed or quarantine), with a
-        reasons document beside a quarantined one; its new key."""
+        reasons document beside a quarantined one; its new key. `body`: its bytes, when the
+        caller has read them already."""
 
     @abc.abstractmethod
     def listing(self, folder: str) -> list[StoredFile]:
@@ -128,18 +131,20 @@ class S3Clearinghouse(BaseClearinghouse):
             raise KeyError(key) from None
         return body
 
-    def file_away(self, key: str, folder: str, reasons: Sequence[str] = ()) -> str:
+    def file_away(
+        self, key: str, folder: str, reasons: Sequence[str] = (), *, body: bytes | None = None
+    ) -> str:
         located = self._own(key)
         target = clinic_key(self.tenant_id, folder, located.name)
-        body = self.read_inbox(key)
-        self._s3.put_object(Bucket=self._documents, Key=target, Body=body, ContentType=X12_MEDIA_TYPE)
-        if reasons:
+        body = self.read_inbox(key) if body is None else body
+        if reasons:  # first: whoever sees the file sees why it is there
             self._s3.put_object(
                 Bucket=self._documents,
                 Key=target + ".reasons.json",
                 Body=json.dumps({"file": located.name, "reasons": list(reasons)}, indent=2).encode(),
                 ContentType="application/json",
             )
+        self._s3.put_object(Bucket=self._documents, Key=target, Body=body, ContentType=X12_MEDIA_TYPE)
         self._s3.delete_object(Bucket=self._inbox, Key=key)
         return target
 

@@ -12,7 +12,7 @@ quarantined with the reasons for the rest. Nothing that arrives is dropped.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from cairn.claims.clearinghouse import BaseClearinghouse
@@ -76,7 +76,7 @@ class ClearinghouseInbox:
         except KeyError:
             return None
         received = self._read(body)
-        self._clearinghouse.file_away(key, received.folder, received.reasons)
+        self._clearinghouse.file_away(key, received.folder, received.reasons, body=body)
         return received
 
     def _read(self, body: bytes) -> Received:
@@ -200,9 +200,11 @@ class ClearinghouseInbox:
         answer to an earlier submission of a claim since resubmitted is not the latest one's."""
         now = fhir_instant(self._clock())
         late: list[str] = []
+        taken: list[str] = []  # the waiting workflow's task token, taken off the record with the answer
 
         def change(record: ClaimRecord) -> ClaimRecord:
             late.clear()
+            taken.clear()
             if posted is not None and (posted in record.pending or posted in record.remittances):
                 return record  # the same remittance delivered again
             if posted is None and record.received.get(what) == verdict:
@@ -231,6 +233,9 @@ class ClearinghouseInbox:
                 changes["payer_claim_number"] = payer_claim_number
             if posted is not None:
                 changes["pending"] = (*record.pending, posted)
+            if what in record.waiting:
+                taken.append(record.waiting[what])
+                changes["waiting"] = {k: v for k, v in record.waiting.items() if k != what}
             return record.with_event(now, event, "", **changes)
 
         stored = self._ledger.change(claim_id, change)
@@ -238,10 +243,6 @@ class ClearinghouseInbox:
             received.reasons += late
             return
         received.matched.append(claim_id)
-        token = stored.waiting.get(what)
-        if token and what in stored.received:
-            if self._resume(token, answer_of(what, stored.received[what])):
-                received.resumed += 1
-            self._ledger.change(
-                claim_id, lambda r: replace(r, waiting={k: v for k, v in r.waiting.items() if k != what})
-            )
+        # The workflow waited first: its token was taken off the record in the same write.
+        if taken and self._resume(taken[0], answer_of(what, stored.received[what])):
+            received.resumed += 1

@@ -91,9 +91,12 @@ class FakeClearinghouse(BaseClearinghouse):
         self._own(key)
         return self.inbox[key]
 
-    def file_away(self, key: str, folder: str, reasons: Sequence[str] = ()) -> str:
+    def file_away(
+        self, key: str, folder: str, reasons: Sequence[str] = (), *, body: bytes | None = None
+    ) -> str:
         name = self._own(key)
-        self.folders[(folder, name)] = self.inbox.pop(key)
+        kept = self.inbox.pop(key)
+        self.folders[(folder, name)] = kept if body is None else body
         if reasons:
             self.reasons[(folder, name)] = tuple(reasons)
         self.filed.append((key, folder, tuple(reasons)))
