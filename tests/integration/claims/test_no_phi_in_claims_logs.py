@@ -4,7 +4,6 @@ member id or birth date, nor a diagnosis or a service code of the claim."""
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Iterator
 
@@ -14,34 +13,18 @@ from cairn.aws import AwsClients
 from cairn.claims.record import ClaimState
 from devkit.deployment import Deployment
 from tests.integration.claims.support import ClaimsClinic
+from tests.integration.function_logs import Records, logged_by
 
 SERVICES = ("claims-api", "claims", "clearinghouse-inbox")
 FAMILY = "Quillfeather"
 MEMBER_ID = "ZQX987654321"
 
 
-class Records(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__()
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-    def text(self) -> str:
-        return "\n".join(f"{r.getMessage()} {r.__dict__}" for r in self.records)
-
-
 @pytest.fixture
 def log_records() -> Iterator[Records]:
     """What the functions' Powertools loggers (named after their services) log during the test."""
-    kept = Records()
-    loggers = [logging.getLogger(name) for name in SERVICES]
-    for logger in loggers:
-        logger.addHandler(kept)
-    yield kept
-    for logger in loggers:
-        logger.removeHandler(kept)
+    with logged_by(*SERVICES) as kept:
+        yield kept
 
 
 def test_a_claims_lifecycle_and_a_quarantined_file_log_no_phi(

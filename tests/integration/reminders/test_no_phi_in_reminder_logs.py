@@ -5,7 +5,6 @@ outbox."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -15,34 +14,18 @@ from cairn.aws import AwsClients
 from devkit.clock import VirtualClock
 from devkit.deployment import Deployment
 from multitenant.context import Role, TenantContext
+from tests.integration.function_logs import Records, logged_by
 from tests.integration.reminders.support import ReminderClinic, local
 
 FAMILY, EMAIL, PHONE = "Thorvaldsdottir", "sigrun.thorvaldsdottir@example.com", "+15555550142"
 OTHER_FAMILY, OTHER_EMAIL = "Abernathy-Quill", "p.abernathy-quill@example.com"
 
 
-class Records(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__()
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-    def text(self) -> str:
-        return "\n".join(f"{r.getMessage()} {r.__dict__}" for r in self.records)
-
-
 @pytest.fixture
 def log_records() -> Iterator[Records]:
     """What the functions' Powertools loggers (named after their services) log during the test."""
-    kept = Records()
-    loggers = [logging.getLogger(name) for name in ("reminders", "reminders-api")]
-    for logger in loggers:
-        logger.addHandler(kept)
-    yield kept
-    for logger in loggers:
-        logger.removeHandler(kept)
+    with logged_by("reminders", "reminders-api") as kept:
+        yield kept
 
 
 @pytest.fixture(scope="module")
