@@ -24,6 +24,7 @@ from cairn.billing.workflows import DunningPhase, DunningRun
 from cairn.clock import Clock, fhir_instant, utc_now
 from cairn.errors import ConfigurationError
 from multitenant.context import TenantContext
+from multitenant.errors import TenantError
 from multitenant.lifecycle import TenantStatus, change_status
 from multitenant.onboarding import BaseTenantEncryption
 from multitenant.registry import BaseTenantRegistry, Tenant
@@ -218,20 +219,37 @@ class DunningSteps:
 
     def shred(self, run: DunningRun) -> str:
         """Crypto-shred the tenant's data key and mark it deleted, only if it is still cancelled by
-        billing: a clinic that paid or was reactivated meanwhile keeps everything."""
-        tenant = self._registry.get(run.tenant_id)
-        if tenant is None or tenant.status is not TenantStatus.CANCELLED or not set_by_billing(tenant):
-            return f"kept: tenant is {tenant.status.value if tenant else 'unknown'}"
-        self._encryption.shred(run.tenant_id)
-        status = self._move(
-            run.tenant_id,
-            TenantStatus.DELETED,
-            f"retention ended after {run.phase}",
-            from_=frozenset({TenantStatus.CANCELLED}),
-        )
-        self._notify(run.tenant_id, "deleted", "The retention period ended: your clinic's data was deleted.")
-        return status
+        billing: a clinic that paid or was reactivated meanwhile keeps everything.
 
+        The tenant is marked deleted first, conditionally on the version read: a payment racing
+        this step either reactivates the clinic first (and the move is refused: nothing is
+        shredded) or finds it deleted (and its reactivation is refused); never a shredded key
+        under an active clinic. A retried step finds the tenant deleted by billing and shreds
+        again (a delete: idempotent)."""
+        tenant = self._registry.get(run.tenant_id)
+        shreddable = (TenantStatus.CANCELLED, TenantStatus.DELETED)
+        if tenant is None or tenant.status not in shreddable or not set_by_billing(tenant):
+            return f"kept: tenant is {tenant.status.value if tenant else 'unknown'}"
+        moved = tenant.status is TenantStatus.CANCELLED
+        if moved:
+            try:
+                status = self._move(
+                    run.tenant_id,
+                    TenantStatus.DELETED,
+                    f"retention ended after {run.phase}",
+                    from_=frozenset({TenantStatus.CANCELLED}),
+                )
+            except TenantError:  # reactivated (or changed) since it was read
+                status = ""
+            if status != TenantStatus.DELETED.value:
+                current = self._registry.get(run.tenant_id)
+                return f"kept: tenant is {current.status.value if current else 'unknown'}"
+        self._encryption.shred(run.tenant_id)
+        if moved:
+            self._notify(
+                run.tenant_id, "deleted", "The retention period ended: your clinic's data was deleted."
+            )
+        return TenantStatus.DELETED.value
 
 STEPS: Mapping[str, Callable[[DunningSteps, DunningRun], object]] = {
     "unpaid": DunningSteps.unpaid,

@@ -106,6 +106,52 @@ def test_a_paid_invoice_ends_the_run_and_a_restored_clinic_is_never_shredded(
     assert encryption.shredded == []
 
 
+class ReactivatedOnRead:
+    """The registry as a payment racing the shred step sees it: the clinic is reactivated right
+    after the step read it cancelled."""
+
+    def __init__(self, registry) -> None:
+        self._registry = registry
+        self._reads = 0
+
+    def get(self, tenant_id):
+        tenant = self._registry.get(tenant_id)
+        self._reads += 1
+        if self._reads == 1:
+            self._registry.replace(
+                replace(tenant, status=TenantStatus.ACTIVE, status_reason="billing: invoice paid",
+                        version=tenant.version + 1),
+                tenant.version,
+            )
+        return tenant
+
+    def __getattr__(self, name):
+        return getattr(self._registry, name)
+
+
+def test_a_payment_racing_the_shred_keeps_the_key_and_a_retried_shred_finishes_the_job(
+    steps, registry, accounts, audit_events, encryption, cancelled, clock
+):
+    run = DunningPolicy().run("acme", DunningPhase.PAYMENT_FAILED, "in_1", clock())
+    steps.past_due(run)
+    steps.suspend(run)
+    steps.cancel(run)
+    racing = DunningSteps(
+        ReactivatedOnRead(registry), accounts, lambda c: FakeAuditTrail(c, audit_events), encryption,
+        cancelled.append, clock,
+    )
+
+    assert racing.shred(run) == "kept: tenant is active"
+    assert encryption.shredded == []
+    assert registry.get("acme").status is TenantStatus.ACTIVE
+
+    tenant = registry.get("acme")  # cancelled again, then deleted by a step that failed before shredding
+    registry.replace(replace(tenant, status=TenantStatus.DELETED, status_reason="billing: retention ended",
+                             version=tenant.version + 1), tenant.version)
+    assert steps.shred(run) == "deleted"
+    assert encryption.shredded == ["acme"]
+
+
 def test_an_offboarding_run_goes_on_only_while_the_clinic_stays_cancelled(steps, registry, clock):
     run = DunningPolicy().run("acme", DunningPhase.CANCELLED, "sub_1", clock())
     assert run.schedule["cancel"] == run.schedule["reminder"]
