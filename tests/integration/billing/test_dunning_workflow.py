@@ -72,6 +72,8 @@ def test_an_unpaid_clinic_is_suspended_cancelled_and_finally_shredded_on_the_pol
 
     advance(clock, POLICY.retention)
     eventually(lambda: status_of(runtime, "hazel") is TenantStatus.DELETED, "deleted")
+    # Marked deleted first, then shredded and told (cairn.billing.dunning: a racing payment is refused).
+    eventually(lambda: "deleted" in [n.kind for n in runtime.accounts.notices("hazel")], "the last notice")
 
     assert not key_exists(clients, deployment, "hazel")
     kinds = [notice.kind for notice in reversed(runtime.accounts.notices("hazel"))]
