@@ -21,8 +21,10 @@ from typing import Any
 
 from cairn.aws import AwsClients
 from cairn.billing.fee_schedule import DynamoFeeSchedules, FeeSchedule
+from cairn.claims.building import EIN_SYSTEM, NPI_SYSTEM, TAXONOMY_SYSTEM
 from cairn.claims.desk import SETTINGS_KEY
 from cairn.claims.npi import npi_check_digit
+from cairn.claims.posting import PAYER_ID_SYSTEM
 from cairn.claims.record import ClaimState
 from cairn.claims.services import ClaimServices
 from cairn.config import DataSettings
@@ -35,10 +37,6 @@ from devkit.deployment import Deployment
 from multitenant.context import Role, TenantContext
 from multitenant.provisioning import DynamoTenantSettings
 
-NPI_SYSTEM = "http://hl7.org/fhir/sid/us-npi"
-EIN_SYSTEM = "urn:oid:2.16.840.1.113883.4.4"
-PAYER_ID_SYSTEM = "https://cairn.health/fhir/sid/payer-id"
-TAXONOMY_SYSTEM = "http://nucc.org/provider-taxonomy"
 DEMO_PAYER_ID = "CAIRNDEMO1"
 DEMO_FEES = {
     "fees": [

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import boto3
 import jwt
@@ -19,21 +18,10 @@ import requests
 from devkit.deployment import Deployment
 from tests.e2e.cairn_dev import CairnDev
 from tests.e2e.test_isolation_matrix import _moto_private_jwk
+from tests.polling import eventually
 
 pytestmark = pytest.mark.e2e
 CLINIC = "demo-clinic"
-T = TypeVar("T")
-
-
-def eventually(probe: Callable[[], T | None], what: str, timeout: float = 120.0) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        answer = probe()
-        if answer:
-            return answer
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"still waiting for {what}")
-        time.sleep(0.25)
 
 
 def billing_token(dev: CairnDev) -> str:

@@ -159,6 +159,18 @@ def claim_number(claim: Mapping[str, Any]) -> str:
     )
 
 
+def billed_encounter(claim: Mapping[str, Any]) -> str:
+    """The id of the Encounter the Claim bills (its items' encounter), or ""."""
+    return next(
+        (
+            str(e.get("reference", "")).removeprefix("Encounter/")
+            for item in claim.get("item") or ()
+            for e in item.get("encounter") or ()
+        ),
+        "",
+    )
+
+
 def _first_practitioner(encounter: Mapping[str, Any]) -> dict[str, Any] | None:
     for participant in encounter.get("participant") or ():
         individual = participant.get("individual") or {}
@@ -429,6 +441,7 @@ __all__ = [
     "NPI_SYSTEM",
     "TAXONOMY_SYSTEM",
     "UNKNOWN_DATE",
+    "billed_encounter",
     "claim_number",
     "claim_resource",
     "submission_from",

@@ -23,11 +23,12 @@ from cairn.audit.audited import audited
 from cairn.audit.events import AuditAction
 from cairn.audit.trail import BaseAuditTrail
 from cairn.billing.fee_schedule import BaseFeeSchedules
-from cairn.claims.building import claim_resource
+from cairn.claims.building import billed_encounter, claim_resource
 from cairn.claims.clearinghouse import FOLDERS, BaseClearinghouse
 from cairn.claims.coding import parse_coding
 from cairn.claims.icd10 import Icd10Codes
 from cairn.claims.ledger import BaseClaimsLedger
+from cairn.claims.posting import PAYER_ID_SYSTEM
 from cairn.claims.record import ClaimRecord, ClaimState
 from cairn.claims.reports import claims_report
 from cairn.claims.settings import ClaimsSettings, InvalidClaimsSettings
@@ -42,7 +43,6 @@ from multitenant.context import Role, TenantContext
 from multitenant.permissions import CLINIC_SETTINGS, Action
 
 T = TypeVar("T")
-CLAIM_NUMBER_SYSTEM = "https://cairn.health/fhir/sid/claim-number"
 SETTINGS_KEY = "claims"  # the clinic's claims settings, inside its settings item
 FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,120}$")
 MAX_HANDED_IN_BYTES = 5 * 1024 * 1024
@@ -57,7 +57,7 @@ class EncounterBilled(CairnError):
     """The encounter has an active claim already: 409."""
 
 
-def claim_number(claim_id: str) -> str:
+def new_claim_number(claim_id: str) -> str:
     """The clinic-visible number of a claim: C and the first ten hex digits of its id."""
     return "C" + claim_id.replace("-", "")[:10].upper()
 
@@ -133,19 +133,24 @@ class ClaimDesk:
                 "(PUT /claims/{id}/coding) or void it first"
             )
         claim_id = str(uuid.uuid4())
-        number = claim_number(claim_id)
+        number = new_claim_number(claim_id)
         claim = claim_resource(
-            encounter, coverage, coding, fees, settings.billing_organization, self._today()
+            encounter,
+            coverage,
+            coding,
+            fees,
+            settings.billing_organization,
+            self._today(),
+            claim_number=number,
         )
         claim["id"] = claim_id
-        claim["identifier"] = [{"system": CLAIM_NUMBER_SYSTEM, "value": number}]
         [written] = self._records.commit_owned("code", "Claim", claim_id, [(claim, None)])
         payer = (self._reference_resource(coverage.get("payor", [None])[0]) or {}) if coverage else {}
         payer_id = next(
             (
                 str(i.get("value"))
                 for i in payer.get("identifier") or ()
-                if str(i.get("system", "")).endswith("payer-id")
+                if i.get("system") == PAYER_ID_SYSTEM
             ),
             "",
         )
@@ -160,8 +165,7 @@ class ClaimDesk:
             created=now,
         ).with_event(now, "coded", f"{len(coding.diagnoses)} diagnoses, {len(coding.services)} services")
         self._ledger.write(record, None)
-        self._start(record, 1, SUBMIT, settings)
-        return self._view(self._ledger.get(claim_id))
+        return self._start(record, 1, SUBMIT, settings).as_view()
 
     def recode(self, claim_id: str, raw: object) -> dict[str, Any]:
         """Change the coding of a claim that is not on its way (then resubmit it)."""
@@ -180,15 +184,7 @@ class ClaimDesk:
         if not isinstance(raw, Mapping):
             raise MalformedRequest('send {"diagnoses": [...], "services": [...]}')
         claim = self._records.read("Claim", claim_id)
-        encounter_id = next(
-            (
-                str(e.get("reference", ""))
-                for item in claim.get("item") or ()
-                for e in item.get("encounter") or ()
-            ),
-            "",
-        ).removeprefix("Encounter/")
-        encounter = self._records.read("Encounter", encounter_id)
+        encounter = self._records.read("Encounter", billed_encounter(claim))
         coverage_ref = str(((claim.get("insurance") or [{}])[0].get("coverage") or {}).get("reference", ""))
         coverage = self._records.read("Coverage", coverage_ref.removeprefix("Coverage/"))
         fees, _ = self._ports.fees.get()
@@ -207,7 +203,7 @@ class ClaimDesk:
         total = round(float((changed.get("total") or {}).get("value") or 0) * 100)
         now = fhir_instant(self._ports.clock())
         stored = self._ledger.change(claim_id, lambda r: r.with_event(now, "recoded", "", charge_cents=total))
-        return self._view(stored)
+        return stored.as_view()
 
     def resubmit(self, claim_id: str) -> dict[str, Any]:
         """Send the claim again: an original if the payer never had it, else a replacement."""
@@ -223,8 +219,7 @@ class ClaimDesk:
                 f"Claim/{claim_id} is {record.status}: only a claim that failed its scrub, was rejected, "
                 "denied or stalled is resubmitted",
             )
-        self._start(record, record.attempt + 1, SUBMIT, self.claims_settings())
-        return self._view(self._ledger.get(claim_id))
+        return self._start(record, record.attempt + 1, SUBMIT, self.claims_settings()).as_view()
 
     def void(self, claim_id: str) -> dict[str, Any]:
         """Withdraw the claim: at once if the payer never had it, else by a void sent to the payer."""
@@ -234,25 +229,23 @@ class ClaimDesk:
         permissions.require(self.context, "Claim", Action.UPDATE)
         record = self._record(claim_id)
         if record.status is ClaimState.VOIDED:
-            return self._view(record)
+            return record.as_view()
         if record.status in IN_FLIGHT or record.status is ClaimState.ACKNOWLEDGED:
             raise ClaimInFlight(
                 f"Claim/{claim_id} is {record.status}: wait for the payer's answer, then void it",
             )
         if record.payer_claim_number:
-            self._start(record, record.attempt + 1, VOID, self.claims_settings())
-            return self._view(self._ledger.get(claim_id))
+            return self._start(record, record.attempt + 1, VOID, self.claims_settings()).as_view()
         claim = self._records.read("Claim", claim_id)
         self._records.commit_owned("void", "Claim", claim_id, [({**claim, "status": "cancelled"}, claim)])
         now = fhir_instant(self._ports.clock())
-        return self._view(
-            self._ledger.change(
-                claim_id,
-                lambda r: r.with_event(
-                    now, "voided", "never sent to the payer", status=ClaimState.VOIDED, closed=now
-                ),
-            )
+        voided = self._ledger.change(
+            claim_id,
+            lambda r: r.with_event(
+                now, "voided", "never sent to the payer", status=ClaimState.VOIDED, closed=now
+            ),
         )
+        return voided.as_view()
 
     # --- reading ------------------------------------------------------------------------------
 
@@ -260,7 +253,7 @@ class ClaimDesk:
         def read() -> list[dict[str, Any]]:
             self._staff(Action.SEARCH)
             wanted = _state(status) if status else None
-            return [self._view(r) for r in self._ledger.records() if wanted is None or r.status is wanted]
+            return [r.as_view() for r in self._ledger.records() if wanted is None or r.status is wanted]
 
         return self._audited(AuditAction.READ, "list", "Claim", None, read)
 
@@ -268,7 +261,7 @@ class ClaimDesk:
         def read() -> dict[str, Any]:
             self._staff(Action.READ)
             claim = self._records.read("Claim", claim_id)
-            return {**self._view(self._record(claim_id)), "claim": claim}
+            return {**self._record(claim_id).as_view(), "claim": claim}
 
         return self._audited(AuditAction.READ, "read", "Claim", claim_id, read)
 
@@ -438,14 +431,15 @@ class ClaimDesk:
         resource_type, _, resource_id = text.partition("/")
         return self._records.read(resource_type, resource_id) if resource_type and resource_id else None
 
-    def _start(self, record: ClaimRecord, attempt: int, mode: str, settings: ClaimsSettings) -> None:
+    def _start(self, record: ClaimRecord, attempt: int, mode: str, settings: ClaimsSettings) -> ClaimRecord:
+        """Start the claim's workflow for `attempt`; the claim as stored with the start recorded."""
         timeouts = {
             "acknowledgement": settings.acknowledgement_hours * 3600,
             "remittance": settings.remittance_days * 86400,
         }
         now = fhir_instant(self._ports.clock())
         execution = self._ports.start(self.context.tenant_id, record.claim_id, attempt, mode, timeouts)
-        self._ledger.change(
+        return self._ledger.change(
             record.claim_id,
             lambda r: (
                 replace(r, execution=execution or r.execution).with_event(
@@ -455,9 +449,6 @@ class ClaimDesk:
                 else r
             ),
         )
-
-    def _view(self, record: ClaimRecord) -> dict[str, Any]:
-        return record.as_view()
 
     def _audited(
         self,

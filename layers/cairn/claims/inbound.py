@@ -11,14 +11,13 @@ quarantined with the reasons for the rest. Nothing that arrives is dropped.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from cairn.claims.clearinghouse import BaseClearinghouse
 from cairn.claims.ledger import BaseClaimsLedger
 from cairn.claims.record import ClaimRecord, ClaimState, Posted
-from cairn.claims.steps import answer_of
+from cairn.claims.steps import Resume, answer_of
 from cairn.claims.workflow import ACKNOWLEDGEMENT, CLAIM_ACKNOWLEDGEMENT, REMITTANCE
 from cairn.claims.x12.acknowledgements import read_277ca, read_999
 from cairn.claims.x12.errors import MalformedX12
@@ -48,9 +47,6 @@ class Received:
     @property
     def folder(self) -> str:
         return "quarantine" if self.reasons else "processed"
-
-
-Resume = Callable[[str, dict[str, Any]], bool]
 
 
 class ClearinghouseInbox:

@@ -13,13 +13,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from cairn.billing.invoices import ENCOUNTER_EXTENSION
-from cairn.claims.building import submission_from
+from cairn.claims.building import billed_encounter, submission_from
 from cairn.claims.clearinghouse import BaseClearinghouse
 from cairn.claims.icd10 import Icd10Codes
 from cairn.claims.ledger import BaseClaimsLedger
 from cairn.claims.model import ORIGINAL, REPLACEMENT, VOID, ClaimSubmission, Interchange
-from cairn.claims.posting import apply_remittance, claim_response, patient_share_invoice
+from cairn.claims.posting import INVOICE_CLAIM_SYSTEM, apply_remittance, claim_response, patient_share_invoice
 from cairn.claims.record import ClaimRecord, ClaimState
 from cairn.claims.scrub import scrub
 from cairn.claims.settings import ClaimsSettings
@@ -35,7 +34,6 @@ from cairn.notes import is_signed
 from cairn.records.service import RecordService
 
 OVERDUE_REMINDERS = 3  # Tasks saying an answer is late before the claim counts as stalled
-INVOICE_CLAIM_SYSTEM = "https://cairn.health/fhir/sid/invoice-claim"
 
 
 def control_number(record: ClaimRecord, attempt: int) -> str:
@@ -332,10 +330,8 @@ class ClaimSteps:
 
     def _parts(self, record: ClaimRecord) -> ClaimParts:
         claim = self._records.read("Claim", record.claim_id)
-        encounter_ref = next(
-            (e for item in claim.get("item") or () for e in item.get("encounter") or ()), None
-        )
-        encounter = self._reference(encounter_ref)
+        billed = billed_encounter(claim)
+        encounter = self._current("Encounter", billed) if billed else None
         coverage = self._reference(((claim.get("insurance") or [{}])[0]).get("coverage"))
         care_team = (claim.get("careTeam") or [{}])[0].get("provider")
         signed = False
@@ -404,7 +400,6 @@ class ClaimSteps:
             written = self._records.create("Task", task).resource
         else:
             written = self._records.update("Task", str(current["id"]), task)
-        closed = now if state in (ClaimState.DENIED,) else record.closed
         self._ledger.change(
             record.claim_id,
             lambda r: r.with_event(
@@ -414,7 +409,6 @@ class ClaimSteps:
                 status=state,
                 problems=tuple(reasons),
                 task_id=str(written["id"]),
-                closed=closed,
                 **changes,
             ),
         )
@@ -427,21 +421,11 @@ class ClaimSteps:
             self._records.update("Task", record.task_id, completed(task, self._now()))
 
     def _patient_invoice(self, record: ClaimRecord, claim: Mapping[str, Any], posted: Any) -> str:
-        encounter = next(
-            (
-                str(e.get("reference", ""))
-                for item in claim.get("item") or ()
-                for e in item.get("encounter") or ()
-            ),
-            "",
-        ).removeprefix("Encounter/")
-        invoice = patient_share_invoice(claim, encounter, record.claim_number, posted, self._clock().date())
+        invoice = patient_share_invoice(
+            claim, billed_encounter(claim), record.claim_number, posted, self._clock().date()
+        )
         if invoice is None:
             return ""
-        if not any(e.get("url") == ENCOUNTER_EXTENSION for e in invoice.get("extension") or ()):
-            invoice.setdefault("extension", []).append(
-                {"url": ENCOUNTER_EXTENSION, "valueReference": {"reference": f"Encounter/{encounter}"}}
-            )
         written = self._records.create(
             "Invoice", invoice, if_none_exist=f"identifier={INVOICE_CLAIM_SYSTEM}|{record.claim_number}"
         )

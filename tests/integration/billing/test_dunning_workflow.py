@@ -7,9 +7,8 @@ cancelled subscription offboards the same way. The waits are the dunning policy'
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 from cairn.billing.dunning import DunningPolicy
 from cairn.billing.services import BillingRuntime
@@ -19,20 +18,9 @@ from devkit.deployment import Deployment
 from devkit.stripe_fake import FakeStripe
 from multitenant.lifecycle import TenantStatus
 from tests.integration.billing.test_stripe_webhook import signed_up
+from tests.polling import eventually
 
-T = TypeVar("T")
 POLICY = DunningPolicy()
-
-
-def eventually(probe: Callable[[], T | None], what: str, timeout: float = 60.0) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        answer = probe()
-        if answer:
-            return answer
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"still waiting for {what}")
-        time.sleep(0.05)
 
 
 def status_of(runtime: BillingRuntime, tenant_id: str) -> TenantStatus:

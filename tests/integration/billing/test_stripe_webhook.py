@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 import requests
@@ -23,19 +22,7 @@ from devkit.stripe_fake import FakeStripe
 from multitenant.context import PLATFORM_TENANT
 from multitenant.lifecycle import TenantStatus
 from multitenant.tiers import Tier
-
-T = TypeVar("T")
-
-
-def eventually(probe: Callable[[], T | None], what: str, timeout: float = 90.0) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        answer = probe()
-        if answer:
-            return answer
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"still waiting for {what}")
-        time.sleep(0.1)
+from tests.polling import eventually
 
 
 def signed_up(

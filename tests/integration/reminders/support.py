@@ -11,12 +11,10 @@ from __future__ import annotations
 
 import base64
 import json
-import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from cairn.aws import AwsClients
@@ -35,24 +33,11 @@ from devkit.deployment import Deployment
 from multitenant.context import TenantContext
 from multitenant.onboarding import DEFAULT_SETTINGS
 from multitenant.provisioning import DynamoTenantSettings
+from tests.polling import eventually
 
-T = TypeVar("T")
 VISIT_TYPES = "https://cairn.health/fhir/CodeSystem/visit-type"
 OPT_OUT = "https://cairn.health/fhir/StructureDefinition/reminder-opt-out"
 NEW_YORK = ZoneInfo("America/New_York")
-WAIT_SECONDS = 60.0  # real seconds a workflow gets to act once its time has come
-
-
-def eventually(probe: Callable[[], T | None], what: str, timeout: float = WAIT_SECONDS) -> T:
-    """The first truthy answer of `probe`, polled until `timeout` real seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        answer = probe()
-        if answer:
-            return answer
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"still waiting for {what}")
-        time.sleep(0.05)
 
 
 def local(day: datetime, hour: int, minute: int = 0) -> datetime:

@@ -12,14 +12,14 @@ from typing import Any
 import pytest
 
 from cairn.audit.events import AuditAction, AuditEvent, AuditOutcome
+from cairn.claims.building import CLAIM_NUMBER_SYSTEM
 from cairn.claims.desk import (
-    CLAIM_NUMBER_SYSTEM,
     SETTINGS_KEY,
     ClaimDesk,
     ClaimDeskPorts,
     ClaimInFlight,
     EncounterBilled,
-    claim_number,
+    new_claim_number,
 )
 from cairn.claims.icd10 import icd10_codes
 from cairn.claims.record import ClaimState
@@ -133,7 +133,7 @@ def test_coding_an_encounter_writes_the_claim_and_its_ledger_record_and_starts_a
 
     claim_id = str(view["claim_id"])
     assert view["status"] == "coded"
-    assert view["claim_number"] == claim_number(claim_id)
+    assert view["claim_number"] == new_claim_number(claim_id)
     assert view["charge"] == 135.0
     assert (view["payer_id"], view["payer_name"]) == ("EMP01", "Empire Health")
     assert view["execution"] == execution_name(claim_id, 1)
@@ -141,7 +141,7 @@ def test_coding_an_encounter_writes_the_claim_and_its_ledger_record_and_starts_a
     [claim] = desks.claims()
     assert claim["id"] == claim_id
     assert claim["status"] == "active"
-    assert claim["identifier"] == [{"system": CLAIM_NUMBER_SYSTEM, "value": claim_number(claim_id)}]
+    assert claim["identifier"] == [{"system": CLAIM_NUMBER_SYSTEM, "value": new_claim_number(claim_id)}]
     assert claim["insurance"][0]["coverage"] == {"reference": "Coverage/cov-ana"}
     assert desks.starts.started == [(TENANT, claim_id, 1, "submit", TIMEOUTS)]
     assert desks.audited() == [(AuditAction.CREATE, "code", AuditOutcome.SUCCESS, None)]
@@ -283,7 +283,7 @@ def test_a_failed_claim_is_recoded_in_the_record_and_the_ledger(desks: Desks) ->
     claim = desks.clinic.records().read("Claim", claim_id)
     assert claim["meta"]["versionId"] == "2"
     assert [d["diagnosisCodeableConcept"]["coding"][0]["code"] for d in claim["diagnosis"]] == ["I10"]
-    assert claim["identifier"] == [{"system": CLAIM_NUMBER_SYSTEM, "value": claim_number(claim_id)}]
+    assert claim["identifier"] == [{"system": CLAIM_NUMBER_SYSTEM, "value": new_claim_number(claim_id)}]
     assert desks.audited() == [(AuditAction.UPDATE, "coding", AuditOutcome.SUCCESS, None)]
 
 

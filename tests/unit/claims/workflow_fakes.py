@@ -12,10 +12,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from cairn.billing.fee_schedule import FeeSchedule, InMemoryFeeSchedules
-from cairn.claims.building import claim_resource
+from cairn.claims.building import CLAIM_NUMBER_SYSTEM, claim_resource
 from cairn.claims.clearinghouse import BaseClearinghouse, StoredFile, clinic_key, inbox_file
 from cairn.claims.coding import parse_coding
-from cairn.claims.desk import CLAIM_NUMBER_SYSTEM, claim_number
+from cairn.claims.desk import new_claim_number
 from cairn.claims.icd10 import icd10_codes
 from cairn.claims.ledger import InMemoryClaimsLedger
 from cairn.claims.record import ClaimRecord, ClaimState
@@ -267,7 +267,7 @@ class ClaimsClinic:
         them; its id."""
         codes = icd10_codes()
         fees = FeeSchedule.parse(FEES)
-        number = claim_number(claim_id)
+        number = new_claim_number(claim_id)
         claim = claim_resource(
             record.encounter(),
             record.coverage(),
