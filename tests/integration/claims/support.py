@@ -6,7 +6,6 @@ what the workflow left behind."""
 
 from __future__ import annotations
 
-import base64
 import json
 import time
 from collections.abc import Callable
@@ -31,6 +30,7 @@ from devkit.clearinghouse_fake import answer_277ca, answer_835, answer_999
 from devkit.deployment import Deployment
 from multitenant.context import Role, TenantContext
 from multitenant.provisioning import DynamoTenantSettings
+from tests.integration.api_calls import invoke, proxy_event
 
 PAYER_ID = "TESTPAYER1"
 
@@ -208,34 +208,11 @@ class ClaimsClinic:
     ) -> tuple[int, dict[str, Any]]:
         caller = who or self.billing()
         raw = json.dumps(body).encode() if body is not None else None
-        event = {
-            "resource": resource,
-            "path": path,
-            "httpMethod": method,
-            "headers": {"Content-Type": "application/json", "Host": "127.0.0.1"},
-            "multiValueHeaders": None,
-            "queryStringParameters": query or None,
-            "multiValueQueryStringParameters": {k: [v] for k, v in (query or {}).items()} or None,
-            "pathParameters": path_parameters,
-            "stageVariables": None,
-            "requestContext": {
-                "resourcePath": resource,
-                "httpMethod": method,
-                "requestId": "req-1",
-                "stage": "local",
-                "path": f"/local{path}",
-                "domainName": "127.0.0.1",
-                "authorizer": {**caller.as_claims(), "principalId": caller.user_id},
-            },
-            "body": base64.b64encode(raw).decode() if raw is not None else None,
-            "isBase64Encoded": raw is not None,
-        }
-        response = self.clients.lambda_().invoke(
-            FunctionName=self.deployment.functions["claims-api"], Payload=json.dumps(event).encode()
+        event = proxy_event(
+            method, path, resource, caller, body=raw, query=query, path_parameters=path_parameters
         )
-        payload = json.loads(response["Payload"].read())
-        assert "FunctionError" not in response, payload
-        return int(payload["statusCode"]), json.loads(payload.get("body") or "null")
+        status, _, answer = invoke(self.clients, self.deployment.functions["claims-api"], event)
+        return status, json.loads(answer or "null")
 
     def code(self, encounter: str, coverage: str | None = None, **coding: Any) -> tuple[int, dict[str, Any]]:
         body = {

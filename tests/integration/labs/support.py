@@ -4,8 +4,6 @@ the real lab-ingestion state machine in moto), and readers for what the workflow
 
 from __future__ import annotations
 
-import base64
-import json
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +21,7 @@ from devkit import seed
 from devkit.deployment import Deployment
 from multitenant.context import Role, TenantContext
 from multitenant.provisioning import DynamoTenantSettings
+from tests.integration.api_calls import invoke, proxy_event
 
 HL7 = "x-application/hl7-v2+er7"
 
@@ -82,24 +81,9 @@ class LabClinic:
     def call(self, method: str, path: str, resource: str, who: TenantContext, *, body: bytes | None = None,
              content_type: str = "application/json", query: dict[str, str] | None = None,
              path_parameters: dict[str, str] | None = None) -> tuple[int, dict[str, str], str]:
-        event = {
-            "resource": resource, "path": path, "httpMethod": method,
-            "headers": {"Content-Type": content_type, "Host": "127.0.0.1"},
-            "multiValueHeaders": None,
-            "queryStringParameters": query or None,
-            "multiValueQueryStringParameters": {k: [v] for k, v in (query or {}).items()} or None,
-            "pathParameters": path_parameters, "stageVariables": None,
-            "requestContext": {"resourcePath": resource, "httpMethod": method, "requestId": "req-1",
-                               "stage": "local", "path": f"/local{path}", "domainName": "127.0.0.1",
-                               "authorizer": {**who.as_claims(), "principalId": who.user_id}},
-            "body": base64.b64encode(body).decode() if body is not None else None,
-            "isBase64Encoded": body is not None,
-        }
-        response = self.clients.lambda_().invoke(FunctionName=self.deployment.functions["lab-api"],
-                                                 Payload=json.dumps(event).encode())
-        payload = json.loads(response["Payload"].read())
-        assert "FunctionError" not in response, payload
-        return int(payload["statusCode"]), payload.get("headers") or {}, payload.get("body") or ""
+        event = proxy_event(method, path, resource, who, body=body, content_type=content_type, query=query,
+                            path_parameters=path_parameters)
+        return invoke(self.clients, self.deployment.functions["lab-api"], event)
 
     def post_hl7(self, payload: bytes | str, who: TenantContext | None = None,
                  lab_id: str | None = None) -> tuple[int, str]:

@@ -9,7 +9,6 @@ to act; they never sleep for the hours a reminder waits."""
 
 from __future__ import annotations
 
-import base64
 import json
 import uuid
 from dataclasses import dataclass
@@ -33,6 +32,7 @@ from devkit.deployment import Deployment
 from multitenant.context import TenantContext
 from multitenant.onboarding import DEFAULT_SETTINGS
 from multitenant.provisioning import DynamoTenantSettings
+from tests.integration.api_calls import invoke, proxy_event
 from tests.polling import eventually
 
 VISIT_TYPES = "https://cairn.health/fhir/CodeSystem/visit-type"
@@ -226,31 +226,8 @@ class ReminderClinic:
         path_parameters: dict[str, str] | None = None,
     ) -> tuple[int, dict[str, Any]]:
         raw = json.dumps(body).encode() if body is not None else None
-        event = {
-            "resource": resource or path,
-            "path": path,
-            "httpMethod": method,
-            "headers": {"Content-Type": "application/json", "Host": "127.0.0.1"},
-            "multiValueHeaders": None,
-            "queryStringParameters": query or None,
-            "multiValueQueryStringParameters": {k: [v] for k, v in (query or {}).items()} or None,
-            "pathParameters": path_parameters,
-            "stageVariables": None,
-            "requestContext": {
-                "resourcePath": resource or path,
-                "httpMethod": method,
-                "requestId": "req-1",
-                "stage": "local",
-                "path": f"/local{path}",
-                "domainName": "127.0.0.1",
-                "authorizer": {**who.as_claims(), "principalId": who.user_id},
-            },
-            "body": base64.b64encode(raw).decode() if raw is not None else None,
-            "isBase64Encoded": raw is not None,
-        }
-        response = self.clients.lambda_().invoke(
-            FunctionName=self.deployment.functions["reminders-api"], Payload=json.dumps(event).encode()
+        event = proxy_event(
+            method, path, resource or path, who, body=raw, query=query, path_parameters=path_parameters
         )
-        payload = json.loads(response["Payload"].read())
-        assert "FunctionError" not in response, payload
-        return int(payload["statusCode"]), json.loads(payload.get("body") or "{}")
+        status, _, answer = invoke(self.clients, self.deployment.functions["reminders-api"], event)
+        return status, json.loads(answer or "{}")
